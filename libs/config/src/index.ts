@@ -1,0 +1,1 @@
+export { ConfigError, loadConfig, toBoolean } from './load-config.js';

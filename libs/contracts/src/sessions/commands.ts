@@ -1,0 +1,61 @@
+import { Type } from 'class-transformer';
+import { IsUUID, ValidateNested } from 'class-validator';
+import { defineCommand } from '../common/define.js';
+import type { Page } from '../common/pagination.js';
+import { CallerScope } from '../common/scope.js';
+import { AppendMessageBody, ChatMessageView, ListMessagesQuery } from './chat-message.dto.js';
+import { CreateSessionBody, ListSessionsQuery, SessionView, UpdateSessionBody } from './session.dto.js';
+
+// Wire names: renaming a subject is a migration (see common/define.ts).
+
+abstract class Scoped {
+  @ValidateNested()
+  @Type(() => CallerScope)
+  scope!: CallerScope;
+}
+
+abstract class SessionScoped extends Scoped {
+  @IsUUID()
+  session_id!: string;
+}
+
+export class CreateSessionPayload extends Scoped {
+  @ValidateNested()
+  @Type(() => CreateSessionBody)
+  body!: CreateSessionBody;
+}
+export const CreateSession = defineCommand<SessionView>()('sessions.cmd.session.create.v1', CreateSessionPayload);
+
+export class GetSessionPayload extends SessionScoped {}
+export const GetSession = defineCommand<SessionView>()('sessions.cmd.session.get.v1', GetSessionPayload);
+
+export class ListSessionsPayload extends Scoped {
+  @ValidateNested()
+  @Type(() => ListSessionsQuery)
+  query!: ListSessionsQuery;
+}
+export const ListSessions = defineCommand<Page<SessionView>>()('sessions.cmd.session.list.v1', ListSessionsPayload);
+
+export class UpdateSessionPayload extends SessionScoped {
+  @ValidateNested()
+  @Type(() => UpdateSessionBody)
+  body!: UpdateSessionBody;
+}
+export const UpdateSession = defineCommand<SessionView>()('sessions.cmd.session.update.v1', UpdateSessionPayload);
+
+export class ArchiveSessionPayload extends SessionScoped {}
+export const ArchiveSession = defineCommand<SessionView>()('sessions.cmd.session.archive.v1', ArchiveSessionPayload);
+
+export class AppendMessagePayload extends SessionScoped {
+  @ValidateNested()
+  @Type(() => AppendMessageBody)
+  body!: AppendMessageBody;
+}
+export const AppendMessage = defineCommand<ChatMessageView>()('sessions.cmd.message.append.v1', AppendMessagePayload);
+
+export class ListMessagesPayload extends SessionScoped {
+  @ValidateNested()
+  @Type(() => ListMessagesQuery)
+  query!: ListMessagesQuery;
+}
+export const ListMessages = defineCommand<Page<ChatMessageView>>()('sessions.cmd.message.list.v1', ListMessagesPayload);
