@@ -35,6 +35,8 @@ const common = {
 };
 
 module.exports = {
+  // Global, not per project: booting embedded Postgres or a whole stack takes seconds on 2 cores.
+  testTimeout: 60_000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs}/*/src/**/*.spec.ts'] },
     {

@@ -20,7 +20,9 @@ import type { AnyCommand, EventEnvelope, PayloadOf, ReplyOf } from '@runyard/con
  *  - consume():  a durable named consumer over one filter subject; delivers each stored event at least
  *    once, in stream order; resumes after its last acknowledged event across restarts of the
  *    consumer; `ack()` settles, `nak(delayMs)` redelivers later, `term()` drops a poison message. A
- *    handler that throws is nak'ed with a delay.
+ *    handler that throws is nak'ed with a delay; a handler that returns without settling is acked.
+ *    At most `maxInFlight` events are unsettled at once (JetStream `max_ack_pending`), so with the
+ *    default of 1 a nak'ed event is redelivered before any later one.
  */
 export interface MessageHeaders {
   [name: string]: string;
@@ -50,6 +52,8 @@ export interface DeliveredEvent {
   sequence: number;
   /** 1 on first delivery. */
   deliveryCount: number;
+  /** The headers given to publish() (transport headers such as `Nats-Msg-Id` are left out). */
+  headers: MessageHeaders;
   ack(): Promise<void>;
   nak(delayMs?: number): Promise<void>;
   term(): Promise<void>;

@@ -1,2 +1,3 @@
 export { expectEventually } from './expect-eventually.js';
-export { createTestDatabase, freePort, testInfra, uniqueName } from './infra.js';
+export { createTestDatabase, deleteNatsStream, freePort, testInfra, uniqueName } from './infra.js';
+export { startPrivateNats, type PrivateNats } from './private-nats.js';

@@ -21,3 +21,24 @@ export function IsJsonObject(maxBytes: number, options?: ValidationOptions): Pro
     });
   };
 }
+
+/** Refuses the property when `other` is given too: "one of the two, not both". */
+export function IsExclusiveWith(other: string, options?: ValidationOptions): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) => {
+    registerDecorator({
+      name: 'isExclusiveWith',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      constraints: [other],
+      options,
+      validator: {
+        validate(value: unknown, args: ValidationArguments): boolean {
+          return value === undefined || (args.object as Record<string, unknown>)[other] === undefined;
+        },
+        defaultMessage(args: ValidationArguments): string {
+          return `give ${args.property} or ${String(args.constraints[0])}, not both`;
+        },
+      },
+    });
+  };
+}

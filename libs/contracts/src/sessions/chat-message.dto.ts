@@ -16,7 +16,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { PageQuery } from '../common/pagination.js';
-import { IsJsonObject } from '../common/validators.js';
+import { IsExclusiveWith, IsJsonObject } from '../common/validators.js';
 
 export const CHAT_ROLES = ['user', 'assistant', 'system', 'tool'] as const;
 export type ChatRole = (typeof CHAT_ROLES)[number];
@@ -70,7 +70,8 @@ export class AppendMessageBody {
   role!: ChatRole;
 
   @ApiPropertyOptional({ description: 'Plain text; give this or input_items.' })
-  @ValidateIf((body: AppendMessageBody) => body.input_items === undefined)
+  @ValidateIf((body: AppendMessageBody) => body.input_items === undefined || body.content !== undefined)
+  @IsExclusiveWith('input_items')
   @IsString()
   @MinLength(1)
   @MaxLength(MESSAGE_TEXT_MAX)

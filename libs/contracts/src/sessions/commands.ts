@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsUUID, ValidateNested } from 'class-validator';
+import { IsDefined, IsUUID, ValidateNested } from 'class-validator';
 import { defineCommand } from '../common/define.js';
 import type { Page } from '../common/pagination.js';
 import { CallerScope } from '../common/scope.js';
@@ -9,6 +9,7 @@ import { CreateSessionBody, ListSessionsQuery, SessionView, UpdateSessionBody } 
 // Wire names: renaming a subject is a migration (see common/define.ts).
 
 abstract class Scoped {
+  @IsDefined()
   @ValidateNested()
   @Type(() => CallerScope)
   scope!: CallerScope;
@@ -20,6 +21,7 @@ abstract class SessionScoped extends Scoped {
 }
 
 export class CreateSessionPayload extends Scoped {
+  @IsDefined()
   @ValidateNested()
   @Type(() => CreateSessionBody)
   body!: CreateSessionBody;
@@ -30,6 +32,7 @@ export class GetSessionPayload extends SessionScoped {}
 export const GetSession = defineCommand<SessionView>()('sessions.cmd.session.get.v1', GetSessionPayload);
 
 export class ListSessionsPayload extends Scoped {
+  @IsDefined()
   @ValidateNested()
   @Type(() => ListSessionsQuery)
   query!: ListSessionsQuery;
@@ -37,6 +40,7 @@ export class ListSessionsPayload extends Scoped {
 export const ListSessions = defineCommand<Page<SessionView>>()('sessions.cmd.session.list.v1', ListSessionsPayload);
 
 export class UpdateSessionPayload extends SessionScoped {
+  @IsDefined()
   @ValidateNested()
   @Type(() => UpdateSessionBody)
   body!: UpdateSessionBody;
@@ -47,6 +51,7 @@ export class ArchiveSessionPayload extends SessionScoped {}
 export const ArchiveSession = defineCommand<SessionView>()('sessions.cmd.session.archive.v1', ArchiveSessionPayload);
 
 export class AppendMessagePayload extends SessionScoped {
+  @IsDefined()
   @ValidateNested()
   @Type(() => AppendMessageBody)
   body!: AppendMessageBody;
@@ -54,6 +59,7 @@ export class AppendMessagePayload extends SessionScoped {
 export const AppendMessage = defineCommand<ChatMessageView>()('sessions.cmd.message.append.v1', AppendMessagePayload);
 
 export class ListMessagesPayload extends SessionScoped {
+  @IsDefined()
   @ValidateNested()
   @Type(() => ListMessagesQuery)
   query!: ListMessagesQuery;

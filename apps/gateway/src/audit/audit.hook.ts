@@ -1,0 +1,46 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import './audit-context.js';
+import type { AuditService } from './audit.service.js';
+
+const MUTATING_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const MAX_FALLBACK_PATH = 200;
+
+/** `"<METHOD> <route pattern>"`, for requests that never reached an `@Audited` handler. */
+function fallbackAction(request: FastifyRequest): string {
+  const pattern = request.routeOptions.url ?? request.url.split('?', 1)[0] ?? '';
+  return `${request.method} ${pattern.slice(0, MAX_FALLBACK_PATH)}`;
+}
+
+/**
+ * Records every mutating request once its response is sent (outcome from the status code), so the
+ * audit trail covers refused requests too: 400s, 403s, 404s, 429s. Reads are not audited. A request
+ * some component already recorded (the AuthGuard's `auth.failed`) is skipped.
+ *
+ * The hook runs after the response is sent, so the client never waits for it; a failed insert is
+ * logged, never thrown (there is no response left to fail).
+ */
+export function registerAuditHook(fastify: FastifyInstance, audit: AuditService): void {
+  fastify.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!MUTATING_METHODS.has(request.method) || request.audit?.recorded) return;
+    const caller = request.caller;
+    const context = request.audit ?? {};
+    const statusCode = reply.statusCode;
+    try {
+      await audit.record({
+        tenantId: caller?.tenantId ?? null,
+        actorId: caller?.principalId ?? null,
+        actorKind: caller ? (caller.kind === 'system' ? 'system' : 'principal') : 'anonymous',
+        action: context.action ?? fallbackAction(request),
+        targetType: context.targetType ?? null,
+        targetId: context.targetId ?? null,
+        outcome: statusCode < 400 ? 'success' : 'failure',
+        requestId: request.id,
+        statusCode,
+        reason: context.reason,
+        metadata: { method: request.method, route: request.routeOptions.url ?? null, ...(caller ? { api_key_prefix: caller.apiKeyPrefix } : {}) },
+      });
+    } catch (error) {
+      request.log.error({ err: error, request_id: request.id }, 'audit event could not be recorded');
+    }
+  });
+}

@@ -1,0 +1,98 @@
+import 'reflect-metadata';
+import { hostname } from 'node:os';
+import { NatsBus } from '@runyard/messaging';
+import { assertMigrated } from '@runyard/persistence';
+import { createLogger, type Logger } from '@runyard/runtime';
+import { Redis } from 'ioredis';
+import { GatewayEnv, loadConfigOrExit, natsServers, toGatewaySettings } from './config.js';
+import { createGatewayApp } from './gateway.app.js';
+import { createGatewayDataSource } from './gateway-data-source.js';
+import { gatewayReadinessChecks } from './readiness.js';
+
+// Distributed mode: one gateway replica on PostgreSQL (schema `gateway`), NATS and Redis. Migrations
+// run beforehand (migrate.ts); a replica refuses to start on a schema that is behind.
+const env = loadConfigOrExit(GatewayEnv);
+const logger = createLogger('gateway', env.LOG_LEVEL);
+
+/**
+ * Commands fail at once while Redis is unreachable (no offline queue): idempotency then answers 503
+ * and rate limiting fails open, instead of requests hanging. Boot waits for the first connection,
+ * like it does for NATS, so a replica that starts before Redis is not broken.
+ */
+async function connectRedis(url: string, log: Logger): Promise<Redis> {
+  const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: `gateway-${hostname()}` });
+  let lastError = '';
+  redis.on('error', (error: Error) => {
+    // ioredis reports every failed reconnect; one line per distinct error is enough.
+    if (error.message === lastError) return;
+    lastError = error.message;
+    log.warn({ err: { message: error.message } }, 'redis connection error');
+  });
+  redis.on('ready', () => {
+    if (lastError !== '') log.info('redis connection restored');
+    lastError = '';
+  });
+  if (redis.status !== 'ready') await new Promise<void>((resolve) => redis.once('ready', () => resolve()));
+  return redis;
+}
+
+async function main(): Promise<void> {
+  const dataSource = createGatewayDataSource({ kind: 'postgres', url: env.DATABASE_URL });
+  await dataSource.initialize();
+  await assertMigrated(dataSource);
+  const bus = await NatsBus.connect({ servers: natsServers(env), name: `gateway-${hostname()}-${process.pid}`, namespace: env.NATS_NAMESPACE });
+  const redis = await connectRedis(env.REDIS_URL, logger);
+
+  const { app, generatedSystemKey } = await createGatewayApp({
+    bus,
+    dataSource,
+    logger,
+    redis,
+    settings: toGatewaySettings(env),
+    readinessChecks: gatewayReadinessChecks({ dataSource, bus, redis }),
+  });
+  await app.listen(env.PORT, env.HOST);
+  logger.info({ port: env.PORT, host: env.HOST }, 'gateway started');
+
+  if (generatedSystemKey) {
+    // Straight to stdout, not through the structured logger: log lines are shipped to and kept in
+    // log storage, and the system key must never be stored anywhere in clear. Printed once, on the
+    // first start of the first replica; later starts find a system key and generate none.
+    process.stdout.write(
+      [
+        '',
+        '==================== RUNYARD SYSTEM API KEY (shown once) ====================',
+        generatedSystemKey,
+        'Store it in a secret manager now; it cannot be shown again. To rotate it, set',
+        'RUNYARD_BOOTSTRAP_API_KEY and restart.',
+        '=============================================================================',
+        '',
+      ].join('\n') + '\n',
+    );
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'gateway stopping');
+    try {
+      // Stop taking requests and let in-flight ones finish, then close what the app used.
+      await app.close();
+      await bus.close();
+      await redis.quit();
+      await dataSource.destroy();
+      logger.info('gateway stopped');
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, 'gateway did not stop cleanly');
+      process.exit(1);
+    }
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, (received) => void shutdown(received));
+}
+
+main().catch((error: unknown) => {
+  logger.fatal({ err: error }, 'gateway failed to start');
+  process.exit(1);
+});

@@ -1,0 +1,30 @@
+// Decorator metadata must exist before any decorated class (contracts, entities) is evaluated.
+import 'reflect-metadata';
+import { runMigrations } from '@runyard/persistence';
+import { createLogger } from '@runyard/runtime';
+import { loadConfigOrExit, SessionsDatabaseEnv } from './config.js';
+import { createSessionsDataSource } from './sessions.app.js';
+
+// Applies the sessions schema's pending migrations to DATABASE_URL and exits: run it before rolling
+// out replicas (e.g. as a Kubernetes Job). Exit code 0 when the schema is up to date.
+const config = loadConfigOrExit(SessionsDatabaseEnv);
+const logger = createLogger('sessions-migrate', config.LOG_LEVEL);
+
+async function migrate(): Promise<void> {
+  const dataSource = createSessionsDataSource({ kind: 'postgres', url: config.DATABASE_URL });
+  await dataSource.initialize();
+  try {
+    const applied = await runMigrations(dataSource);
+    logger.info({ applied }, 'sessions migrations applied');
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+migrate().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    logger.fatal({ err: error }, 'sessions migrations failed');
+    process.exit(1);
+  },
+);

@@ -1,0 +1,6 @@
+import { CreateOutboxEvents1763600000000 } from '@runyard/messaging';
+import type { MigrationInterface } from 'typeorm';
+import { CreateSessions1763600000001 } from './1763600000001-CreateSessions.js';
+
+/** Every migration of the `sessions` schema, in order (the outbox table first). */
+export const sessionsMigrations: (new () => MigrationInterface)[] = [CreateOutboxEvents1763600000000, CreateSessions1763600000001];

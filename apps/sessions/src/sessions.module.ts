@@ -1,0 +1,41 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { BUS, MessagingModule, OutboxRelay, TransactionalOutbox, type Bus } from '@runyard/messaging';
+import { DataSource } from 'typeorm';
+import { MessagesHandler } from './messages/messages.handler.js';
+import { MessagesRepository } from './messages/messages.repository.js';
+import { MessagesService } from './messages/messages.service.js';
+import { SessionsHandler } from './sessions/sessions.handler.js';
+import { SessionsRepository } from './sessions/sessions.repository.js';
+import { SessionsService } from './sessions/sessions.service.js';
+
+/** Queue group shared by every replica of the sessions service: each request goes to one of them. */
+export const SESSIONS_QUEUE_GROUP = 'sessions';
+
+export interface SessionsModuleDeps {
+  bus: Bus;
+  /** Initialised and migrated; owned (and closed) by the caller. */
+  dataSource: DataSource;
+}
+
+/** The sessions service: its bus handlers, services and repositories, over the bus and data source it is given. */
+@Module({})
+export class SessionsModule {
+  static register(deps: SessionsModuleDeps): DynamicModule {
+    return {
+      module: SessionsModule,
+      imports: [MessagingModule.forFeature({ queueGroup: SESSIONS_QUEUE_GROUP })],
+      providers: [
+        { provide: BUS, useValue: deps.bus },
+        { provide: DataSource, useValue: deps.dataSource },
+        OutboxRelay,
+        TransactionalOutbox,
+        SessionsRepository,
+        SessionsService,
+        SessionsHandler,
+        MessagesRepository,
+        MessagesService,
+        MessagesHandler,
+      ],
+    };
+  }
+}

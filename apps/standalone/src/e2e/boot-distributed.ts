@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import type { INestApplicationContext } from '@nestjs/common';
+import { createGatewayApp, gatewayEntities, gatewayReadinessChecks, gatewayMigrations, GATEWAY_SCHEMA, type GatewaySettings } from '@runyard/gateway';
+import { NatsBus, type Bus } from '@runyard/messaging';
+import { createServiceDataSource, runMigrations } from '@runyard/persistence';
+import { createLogger } from '@runyard/runtime';
+import { deleteNatsStream } from '@runyard/testing';
+import { createSessionsApp, sessionsEntities, sessionsMigrations, SESSIONS_SCHEMA } from '@runyard/sessions';
+import { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+
+export interface DistributedOptions {
+  databaseUrl: string;
+  natsUrl: string;
+  redisUrl: string;
+  /** NATS subject namespace isolating this deployment from others on the same server. */
+  namespace: string;
+  sessionsReplicas?: number;
+  gateway?: Partial<GatewaySettings>;
+}
+
+export interface BootedDistributed {
+  url: string;
+  systemKey: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Distributed mode inside one test process: the gateway and N sessions replicas, each with its own
+ * NATS connection and database pool, exactly as separate processes would have (the processes
+ * themselves are exercised by the benchmark and docker-compose).
+ */
+export async function bootDistributed(options: DistributedOptions): Promise<BootedDistributed> {
+  const logger = createLogger('runyard-test', process.env.TEST_LOG_LEVEL ?? 'silent');
+  const closers: (() => Promise<unknown>)[] = [];
+  const close = async (): Promise<void> => {
+    for (const closer of closers.reverse()) await closer().catch(() => undefined);
+  };
+  const connect = async (name: string): Promise<Bus> => {
+    const bus = await NatsBus.connect({ servers: options.natsUrl, name, namespace: options.namespace });
+    closers.push(() => bus.close());
+    return bus;
+  };
+  const dataSource = async (schema: string, entities: DataSource['options']['entities'], migrations: DataSource['options']['migrations']): Promise<DataSource> => {
+    const ds = createServiceDataSource({
+      schema,
+      target: { kind: 'postgres', url: options.databaseUrl, poolMax: 5 },
+      entities: entities as never,
+      migrations: migrations as never,
+    });
+    await runMigrations(ds);
+    closers.push(() => ds.destroy());
+    return ds;
+  };
+
+  // Last to run: the namespace's event stream must not outlive the test on a shared server.
+  closers.push(() => deleteNatsStream(options.natsUrl, `${options.namespace}_events`));
+  try {
+    for (let i = 0; i < (options.sessionsReplicas ?? 2); i++) {
+      const bus = await connect(`sessions-${i}`);
+      const db = await dataSource(SESSIONS_SCHEMA, sessionsEntities, sessionsMigrations);
+      const app: INestApplicationContext = await createSessionsApp({ bus, dataSource: db, logger });
+      closers.push(() => app.close());
+    }
+    const bus = await connect('gateway');
+    const db = await dataSource(GATEWAY_SCHEMA, gatewayEntities, gatewayMigrations);
+    const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1 });
+    closers.push(async () => redis.quit());
+    const systemKey = `ryk_sys_${randomBytes(24).toString('base64url')}`;
+    const { app } = await createGatewayApp({
+      bus,
+      dataSource: db,
+      logger,
+      redis,
+      settings: {
+        bodyLimitBytes: 1024 * 1024,
+        rateLimitPoints: 600,
+        rateLimitDurationSeconds: 10,
+        requestTimeoutMs: 5000,
+        ...options.gateway,
+        bootstrapApiKey: systemKey,
+      },
+      readinessChecks: gatewayReadinessChecks({ dataSource: db, bus, redis }),
+    });
+    closers.push(() => app.close());
+    await app.listen(0, '127.0.0.1');
+    const address = app.getHttpServer().address();
+    if (typeof address !== 'object' || !address) throw new Error('gateway is not listening');
+    return { url: `http://127.0.0.1:${address.port}`, systemKey, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

@@ -1,0 +1,59 @@
+import 'reflect-metadata';
+import { ConfigError, loadConfig } from '@runyard/config';
+import { createLogger } from '@runyard/runtime';
+import { StandaloneEnv } from './config.js';
+import { startStandalone } from './standalone.js';
+
+async function main(): Promise<void> {
+  let env: StandaloneEnv;
+  try {
+    env = loadConfig(StandaloneEnv);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger('runyard', env.LOG_LEVEL);
+  const started = Date.now();
+  const runyard = await startStandalone({
+    port: env.PORT,
+    host: env.HOST,
+    dataDir: env.RUNYARD_DATA_DIR,
+    bootstrapApiKey: env.RUNYARD_BOOTSTRAP_API_KEY,
+    logger,
+  });
+
+  // Printed to the terminal, not the structured log: log lines may be shipped to storage, and the
+  // system key must never be kept there.
+  const lines = [`Runyard is running at ${runyard.url} (standalone mode, started in ${Date.now() - started} ms)`];
+  lines.push(`  API reference: ${runyard.url}/docs`);
+  if (runyard.generatedSystemKey) {
+    lines.push('', '  System admin API key (shown once; keep it somewhere safe):', `    ${runyard.generatedSystemKey}`);
+  } else if (!env.RUNYARD_BOOTSTRAP_API_KEY) {
+    lines.push('  System admin key: the one printed on first start (or set RUNYARD_BOOTSTRAP_API_KEY).');
+  }
+  process.stdout.write(`\n${lines.join('\n')}\n\nPress Ctrl-C to stop.\n`);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    runyard.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error('runyard: failed to start:', error);
+  process.exit(1);
+});

@@ -1,0 +1,24 @@
+export {
+  BUS,
+  type Bus,
+  type BusStatus,
+  type CommandHandlerFn,
+  type ConsumeOptions,
+  type DeliveredEvent,
+  type HandlerContext,
+  type MessageHeaders,
+  type Registration,
+  type RequestOptions,
+} from './bus.js';
+export { CommandHandler } from './command-handler.decorator.js';
+export { MESSAGING_FEATURE_OPTIONS, type MessagingFeatureOptions } from './command-handler.explorer.js';
+export { InProcessBus, type InProcessBusOptions } from './in-process-bus.js';
+export { MessagingModule } from './messaging.module.js';
+export type { MessagingLogger } from './messaging-logger.js';
+export { NatsBus, type NatsBusOptions } from './nats-bus.js';
+export { validatePayload } from './validate-payload.js';
+export { CreateOutboxEvents1763600000000 } from './outbox/1763600000000-CreateOutboxEvents.js';
+export { newEvent, type EventRefs } from './outbox/new-event.js';
+export { OutboxEventEntity } from './outbox/outbox-event.entity.js';
+export { OUTBOX_RELAY_OPTIONS, OutboxRelay, type OutboxRelayOptions } from './outbox/outbox-relay.service.js';
+export { type OutboxEvents, TransactionalOutbox } from './outbox/transactional-outbox.service.js';

@@ -1,0 +1,482 @@
+import { Logger } from '@nestjs/common';
+import {
+  AckPolicy,
+  type ConsumerInfo,
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JetStreamClient,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+  type StreamConfig,
+  StorageType,
+} from '@nats-io/jetstream';
+import {
+  connect,
+  errors,
+  headers as natsHeaders,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  nanos,
+  type Subscription,
+} from '@nats-io/transport-node';
+import { type AnyCommand, DomainError, ErrorCode, type EventEnvelope, type PayloadOf, type ReplyOf } from '@runyard/contracts';
+import type {
+  Bus,
+  BusStatus,
+  CommandHandlerFn,
+  ConsumeOptions,
+  DeliveredEvent,
+  MessageHeaders,
+  Registration,
+  RequestOptions,
+} from './bus.js';
+import { describeError, serveCommand, unwrapReply } from './command-reply.js';
+import type { MessagingLogger } from './messaging-logger.js';
+import { assertEventSubject } from './subject-filter.js';
+
+export interface NatsBusOptions {
+  /** e.g. `nats://127.0.0.1:4222`, or several for a cluster. */
+  servers: string | string[];
+  /** Connection name shown by the server (`sessions-7f9c`). */
+  name: string;
+  /**
+   * Prefix of every wire subject (`<namespace>.<subject>`) and of the stream name, so deployments or
+   * test files can share one NATS server. Letters, digits, `_` and `-` only; default `runyard`.
+   * Always present: an un-prefixed stream (`*.evt.>`) would overlap every prefixed one
+   * (`<ns>.*.evt.>`), which JetStream refuses.
+   */
+  namespace?: string;
+  /** Default `<namespace>_events`. */
+  streamName?: string;
+  /** How long the stream keeps events; default 7 days. */
+  maxAgeMs?: number;
+  /** Stream replicas (JetStream cluster); default 1. */
+  replicas?: number;
+  logger?: MessagingLogger;
+}
+
+const DEFAULT_TIMEOUT_MS = 5000;
+const PUBLISH_TIMEOUT_MS = 5000;
+const DUPLICATE_WINDOW_MS = 2 * 60_000;
+const ACK_WAIT_MS = 30_000;
+const NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
+const DEFAULT_NAMESPACE = 'runyard';
+
+/**
+ * `Bus` for distributed mode: core NATS request/reply with queue groups for commands, one JetStream
+ * stream for events (publish with `msgID` dedupe, durable pull consumers with explicit ack).
+ * Connection status is tracked from `nc.status()` so that callers get SERVICE_UNAVAILABLE at once
+ * during an outage instead of waiting for a timeout; the client reconnects forever by itself.
+ */
+export class NatsBus implements Bus {
+  readonly namespace: string;
+  readonly streamName: string;
+  private readonly js: JetStreamClient;
+  private connected = true;
+  private detail: string | undefined;
+  private closing = false;
+  private readonly registrations = new Set<Registration>();
+  /** Rejecters of requests awaiting a reply, failed at once when the connection drops. */
+  private readonly pendingRequests = new Set<(error: DomainError) => void>();
+  private readonly statusLoop: Promise<void>;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    private readonly options: NatsBusOptions,
+    private readonly logger: MessagingLogger,
+  ) {
+    this.js = jetstream(nc);
+    this.namespace = options.namespace ?? DEFAULT_NAMESPACE;
+    this.streamName = options.streamName ?? `${this.namespace}_events`;
+    this.statusLoop = this.watchStatus();
+  }
+
+  static async connect(options: NatsBusOptions): Promise<NatsBus> {
+    if (options.namespace !== undefined && !NAME_PATTERN.test(options.namespace)) {
+      throw new Error(`Invalid NATS namespace "${options.namespace}": use letters, digits, _ and - only`);
+    }
+    if (options.streamName !== undefined && !NAME_PATTERN.test(options.streamName)) {
+      throw new Error(`Invalid stream name "${options.streamName}": use letters, digits, _ and - only`);
+    }
+    const logger = options.logger ?? new Logger(NatsBus.name);
+    const nc = await connect({
+      servers: options.servers,
+      name: options.name,
+      // A service that starts before NATS waits for it, and an outage never ends the process.
+      waitOnFirstConnect: true,
+      maxReconnectAttempts: -1,
+    });
+    try {
+      const bus = new NatsBus(nc, await jetstreamManager(nc), options, logger);
+      await bus.ensureStream();
+      return bus;
+    } catch (error) {
+      await nc.close();
+      throw error;
+    }
+  }
+
+  /** The subject on the wire for a contract subject. */
+  private wire(subject: string): string {
+    return `${this.namespace}.${subject}`;
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      switch (status.type) {
+        case 'disconnect':
+          this.markDisconnected(`disconnected from ${status.server}`);
+          this.logger.warn(`NATS connection lost (${status.server}); reconnecting`);
+          break;
+        case 'reconnect':
+          this.connected = true;
+          this.detail = undefined;
+          this.logger.log(`NATS connection restored (${status.server})`);
+          break;
+        case 'close':
+          this.markDisconnected('closed');
+          break;
+        case 'error':
+          this.logger.warn(`NATS error: ${describeError(status.error)}`);
+          break;
+        case 'ldm':
+          this.logger.warn(`NATS server ${status.server} is entering lame duck mode`);
+          break;
+        case 'slowConsumer':
+          this.logger.warn(`NATS slow consumer on ${status.sub.getSubject()} (${status.pending} pending)`);
+          break;
+        case 'reconnecting':
+        case 'staleConnection':
+        case 'forceReconnect':
+        case 'ping':
+        case 'update':
+          // Followed by 'disconnect'/'reconnect' when the connection really changes.
+          break;
+      }
+    }
+    this.markDisconnected('closed');
+  }
+
+  private markDisconnected(detail: string): void {
+    this.connected = false;
+    this.detail = detail;
+    const unavailable = new DomainError(ErrorCode.SERVICE_UNAVAILABLE, `Messaging is unavailable (${detail})`);
+    for (const reject of this.pendingRequests) reject(unavailable);
+    this.pendingRequests.clear();
+  }
+
+  private isUsable(): boolean {
+    return this.connected && !this.closing && !this.nc.isClosed() && !this.nc.isDraining();
+  }
+
+  private unavailable(): DomainError {
+    return new DomainError(ErrorCode.SERVICE_UNAVAILABLE, `Messaging is unavailable (${this.detail ?? (this.closing ? 'closing' : 'not connected')})`);
+  }
+
+  async request<C extends AnyCommand>(command: C, payload: PayloadOf<C>, options: RequestOptions = {}): Promise<ReplyOf<C>> {
+    if (!this.isUsable()) throw this.unavailable();
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    let rejectOnLoss!: (error: DomainError) => void;
+    const connectionLost = new Promise<never>((_, reject) => (rejectOnLoss = reject));
+    this.pendingRequests.add(rejectOnLoss);
+    try {
+      const reply = await Promise.race([
+        this.nc.request(this.wire(command.subject), JSON.stringify(payload ?? null), {
+          timeout: timeoutMs,
+          headers: toNatsHeaders(options.headers),
+        }),
+        connectionLost,
+      ]);
+      return unwrapReply<ReplyOf<C>>(parseJson(reply.data), command.subject);
+    } catch (error) {
+      throw this.requestError(error, command.subject, timeoutMs);
+    } finally {
+      this.pendingRequests.delete(rejectOnLoss);
+    }
+  }
+
+  private requestError(error: unknown, subject: string, timeoutMs: number): unknown {
+    if (error instanceof DomainError) return error;
+    if (error instanceof errors.TimeoutError) {
+      return new DomainError(ErrorCode.UPSTREAM_TIMEOUT, `No reply on ${subject} within ${timeoutMs} ms`);
+    }
+    if (isNoResponders(error)) return new DomainError(ErrorCode.SERVICE_UNAVAILABLE, `No handler for ${subject}`);
+    if (error instanceof errors.InvalidSubjectError || error instanceof errors.InvalidArgumentError) return error;
+    this.logger.warn(`NATS request on ${subject} failed: ${describeError(error)}`);
+    return new DomainError(ErrorCode.SERVICE_UNAVAILABLE, `Messaging is unavailable (${describeError(error)})`);
+  }
+
+  async handle<C extends AnyCommand>(command: C, queueGroup: string, handler: CommandHandlerFn<C>): Promise<Registration> {
+    if (this.closing) throw this.unavailable();
+    const inFlight = new Set<Promise<void>>();
+    const serve = async (msg: Msg): Promise<void> => {
+      const plain = parseJson(msg.data);
+      const reply =
+        plain === undefined
+          ? { ok: false as const, error: { code: ErrorCode.VALIDATION_FAILED, message: 'Payload is not valid JSON' } }
+          : await serveCommand(command, handler as CommandHandlerFn<AnyCommand>, plain, { subject: command.subject, headers: fromNatsHeaders(msg.headers) }, this.logger);
+      if (!msg.reply) return;
+      try {
+        msg.respond(JSON.stringify(reply));
+      } catch (error) {
+        this.logger.warn(`Could not reply on ${command.subject}: ${describeError(error)}`);
+      }
+    };
+    const subscription: Subscription = this.nc.subscribe(this.wire(command.subject), {
+      queue: queueGroup,
+      callback: (error, msg) => {
+        if (error) {
+          this.logger.warn(`Subscription to ${command.subject} failed: ${describeError(error)}`);
+          return;
+        }
+        const served = serve(msg);
+        inFlight.add(served);
+        void served.finally(() => inFlight.delete(served));
+      },
+    });
+    // Resolve only once the server knows the subscription, so a request right after finds it.
+    if (this.isUsable()) await this.nc.flush();
+
+    let stopped = false;
+    const registration: Registration = {
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        this.registrations.delete(registration);
+        await this.unsubscribe(subscription);
+        await Promise.allSettled([...inFlight]);
+      },
+    };
+    this.registrations.add(registration);
+    return registration;
+  }
+
+  private async unsubscribe(subscription: Subscription): Promise<void> {
+    if (subscription.isClosed()) return;
+    try {
+      // drain() waits for the server; while disconnected that could hang, so just drop the interest.
+      if (this.connected && !this.nc.isClosed()) await subscription.drain();
+      else subscription.unsubscribe();
+    } catch (error) {
+      this.logger.warn(`Unsubscribe failed: ${describeError(error)}`);
+    }
+  }
+
+  async publish(envelope: EventEnvelope, headers: MessageHeaders = {}): Promise<void> {
+    assertEventSubject(envelope.subject);
+    if (!this.isUsable()) throw this.unavailable();
+    try {
+      await this.js.publish(this.wire(envelope.subject), JSON.stringify(envelope), {
+        msgID: envelope.id,
+        headers: toNatsHeaders(headers),
+        timeout: PUBLISH_TIMEOUT_MS,
+      });
+    } catch (error) {
+      throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, `Publishing ${envelope.subject} failed: ${describeError(error)}`);
+    }
+  }
+
+  async consume(options: ConsumeOptions): Promise<Registration> {
+    if (!this.isUsable()) throw this.unavailable();
+    const maxInFlight = Math.max(1, options.maxInFlight ?? 1);
+    await this.ensureConsumer(options.durable, this.wire(options.filterSubject), maxInFlight);
+    const consumer = await this.js.consumers.get(this.streamName, options.durable);
+    const messages: ConsumerMessages = await consumer.consume({ max_messages: maxInFlight });
+
+    const inFlight = new Set<Promise<void>>();
+    let stopping = false;
+    let freeSlot: (() => void) | undefined;
+    const loop = (async () => {
+      for await (const msg of messages) {
+        while (inFlight.size >= maxInFlight && !stopping) await new Promise<void>((resolve) => (freeSlot = resolve));
+        if (stopping) {
+          // Fetched but never handed to the handler: give it back now rather than after ack_wait.
+          msg.nak();
+          continue;
+        }
+        const handled = this.deliver(msg, options);
+        inFlight.add(handled);
+        void handled.finally(() => {
+          inFlight.delete(handled);
+          freeSlot?.();
+        });
+      }
+    })().catch((error: unknown) => {
+      this.logger.error(`Consumer ${options.durable} stopped: ${describeError(error)}`);
+    });
+
+    let stopped = false;
+    const registration: Registration = {
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        stopping = true;
+        freeSlot?.();
+        this.registrations.delete(registration);
+        await messages.close().catch((error: unknown) => {
+          this.logger.warn(`Closing consumer ${options.durable}: ${describeError(error)}`);
+        });
+        await loop;
+        await Promise.allSettled([...inFlight]);
+        // The durable stays on the server: the next consume() with this name resumes after its last ack.
+      },
+    };
+    this.registrations.add(registration);
+    return registration;
+  }
+
+  private async deliver(msg: JsMsg, options: ConsumeOptions): Promise<void> {
+    const envelope = parseJson(msg.data);
+    if (!isEnvelope(envelope)) {
+      this.logger.warn(`Consumer ${options.durable}: dropping unparseable message at sequence ${msg.seq}`);
+      msg.term('unparseable');
+      return;
+    }
+    let settled = false;
+    // nak/term are fire-and-forget on the wire; an error (connection closed) still rejects.
+    const settleWith = (send: () => void): Promise<void> =>
+      new Promise((resolve) => {
+        if (!settled) {
+          settled = true;
+          send();
+        }
+        resolve();
+      });
+    const event: DeliveredEvent = {
+      envelope,
+      sequence: msg.info.streamSequence,
+      deliveryCount: msg.info.deliveryCount,
+      headers: fromNatsHeaders(msg.headers, true),
+      ack: async () => {
+        if (settled) return;
+        settled = true;
+        // Wait for the server to record it, so a restart resumes after this event.
+        await msg.ackAck();
+      },
+      nak: (delayMs?: number) =>
+        settleWith(() => {
+          msg.nak(delayMs);
+        }),
+      term: () => settleWith(() => msg.term()),
+    };
+    try {
+      await options.handler(event);
+      await event.ack();
+    } catch (error) {
+      this.logger.warn(`Consumer ${options.durable} failed on event ${envelope.id} (${envelope.subject}): ${describeError(error)}`);
+      await event.nak(options.retryDelayMs ?? 1000);
+    }
+  }
+
+  /** Creates the durable, or brings its limits up to date; its filter is fixed once created (nats-server 2.9). */
+  private async ensureConsumer(durable: string, filterSubject: string, maxAckPending: number): Promise<void> {
+    const ackWait = nanos(ACK_WAIT_MS);
+    let existing: ConsumerInfo;
+    try {
+      existing = await this.jsm.consumers.info(this.streamName, durable);
+    } catch (error) {
+      if (!isApiError(error, JetStreamApiCodes.ConsumerNotFound)) throw error;
+      await this.jsm.consumers.add(this.streamName, {
+        durable_name: durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        filter_subject: filterSubject,
+        ack_wait: ackWait,
+        max_ack_pending: maxAckPending,
+      });
+      return;
+    }
+    if (existing.config.filter_subject !== filterSubject) {
+      throw new Error(`Durable ${durable} already exists with filter ${existing.config.filter_subject ?? '(none)'}`);
+    }
+    if (existing.config.max_ack_pending !== maxAckPending || existing.config.ack_wait !== ackWait) {
+      await this.jsm.consumers.update(this.streamName, durable, { max_ack_pending: maxAckPending, ack_wait: ackWait });
+    }
+  }
+
+  /** Creates the event stream, or updates the settings that may change on an existing one. */
+  private async ensureStream(): Promise<void> {
+    const settings: Partial<StreamConfig> = {
+      subjects: [this.wire('*.evt.>')],
+      max_age: nanos(this.options.maxAgeMs ?? 7 * 24 * 3_600_000),
+      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    };
+    try {
+      const info = await this.jsm.streams.info(this.streamName);
+      await this.jsm.streams.update(this.streamName, { ...info.config, ...settings });
+    } catch (error) {
+      if (!isApiError(error, JetStreamApiCodes.StreamNotFound)) throw error;
+      await this.jsm.streams.add({
+        ...settings,
+        name: this.streamName,
+        storage: StorageType.File,
+        num_replicas: this.options.replicas ?? 1,
+      });
+    }
+  }
+
+  status(): BusStatus {
+    return this.isUsable() ? { connected: true } : { connected: false, detail: this.detail ?? (this.closing ? 'closing' : 'not connected') };
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    await Promise.allSettled([...this.registrations].map((r) => r.stop()));
+    if (!this.nc.isClosed()) {
+      // drain() flushes through the server; while disconnected, close at once instead.
+      if (this.connected) await this.nc.drain().catch(() => this.nc.close());
+      else await this.nc.close();
+    }
+    await this.statusLoop;
+  }
+}
+
+function toNatsHeaders(headers: MessageHeaders | undefined): MsgHdrs | undefined {
+  if (!headers) return undefined;
+  const entries = Object.entries(headers);
+  if (entries.length === 0) return undefined;
+  const h = natsHeaders();
+  for (const [name, value] of entries) h.set(name, value);
+  return h;
+}
+
+function fromNatsHeaders(h: MsgHdrs | undefined, dropTransport = false): MessageHeaders {
+  const out: MessageHeaders = {};
+  if (!h) return out;
+  for (const name of h.keys()) {
+    if (dropTransport && name.toLowerCase().startsWith('nats-')) continue;
+    out[name] = h.get(name);
+  }
+  return out;
+}
+
+/** The decoded JSON value, or undefined when the bytes are not JSON (a malformed reply or message). */
+function parseJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(data)) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function isEnvelope(value: unknown): value is EventEnvelope {
+  if (value === null || typeof value !== 'object') return false;
+  const candidate = value as { id?: unknown; subject?: unknown };
+  return typeof candidate.id === 'string' && typeof candidate.subject === 'string';
+}
+
+function isNoResponders(error: unknown): boolean {
+  if (error instanceof errors.NoRespondersError) return true;
+  return error instanceof errors.RequestError && error.isNoResponders();
+}
+
+function isApiError(error: unknown, code: number): boolean {
+  return error instanceof JetStreamApiError && error.code === code;
+}

@@ -1,0 +1,68 @@
+import type { EventEnvelope } from '@runyard/contracts';
+import { type EntityManager, In, IsNull } from 'typeorm';
+import type { MessageHeaders } from '../bus.js';
+import { OutboxEventEntity } from './outbox-event.entity.js';
+
+/** Advisory-lock class id for outbox relays ('RYOB'); the second key is a hash of the schema. */
+const RELAY_LOCK_CLASS = 0x52594f42;
+
+export interface OutboxRow {
+  envelope: EventEnvelope;
+  headers: MessageHeaders;
+}
+
+/**
+ * The outbox's SQL. Unlike domain repositories its methods take no tenant: the relay moves every
+ * tenant's events, and each row carries its own `tenant_id`. Every method runs on the caller's
+ * EntityManager, so it joins the caller's transaction.
+ */
+export class OutboxEventRepository {
+  async insertAll(tx: EntityManager, rows: OutboxRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await tx.insert(
+      OutboxEventEntity,
+      rows.map(({ envelope, headers }) => ({
+        id: envelope.id,
+        subject: envelope.subject,
+        tenantId: envelope.tenant_id,
+        envelope: envelope as EventEnvelope<object>,
+        headers,
+      })),
+    );
+  }
+
+  /**
+   * Takes the relay lock of this schema until the transaction ends, or answers false at once if
+   * another relay holds it. Without a schema name it keys on the session's current schema.
+   */
+  async tryLockRelay(tx: EntityManager, schema: string | undefined): Promise<boolean> {
+    const rows: Array<{ locked: boolean }> = await tx.query(
+      `SELECT pg_try_advisory_xact_lock($1::int, hashtext('runyard.outbox.' || coalesce($2::text, current_schema()))) AS locked`,
+      [RELAY_LOCK_CLASS, schema ?? null],
+    );
+    return rows[0]?.locked === true;
+  }
+
+  async findUnpublished(tx: EntityManager, limit: number): Promise<OutboxEventEntity[]> {
+    return tx.find(OutboxEventEntity, { where: { publishedAt: IsNull() }, order: { id: 'ASC' }, take: limit });
+  }
+
+  async markPublished(tx: EntityManager, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await tx.update(OutboxEventEntity, { id: In(ids) }, { publishedAt: () => 'now()' });
+  }
+
+  /** Deletes at most `limit` rows published before `cutoff`; returns how many. */
+  async deletePublishedBefore(manager: EntityManager, cutoff: Date, limit: number): Promise<number> {
+    const expired: Array<{ id: string }> = await manager
+      .createQueryBuilder(OutboxEventEntity, 'e')
+      .select('e.id', 'id')
+      .where('e.published_at < :cutoff', { cutoff })
+      .orderBy('e.published_at', 'ASC')
+      .limit(limit)
+      .getRawMany();
+    if (expired.length === 0) return 0;
+    await manager.delete(OutboxEventEntity, { id: In(expired.map((row) => row.id)) });
+    return expired.length;
+  }
+}

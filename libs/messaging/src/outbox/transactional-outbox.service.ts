@@ -1,0 +1,54 @@
+import { Injectable } from '@nestjs/common';
+import type { EventEnvelope } from '@runyard/contracts';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { MessageHeaders } from '../bus.js';
+import { assertEventSubject } from '../subject-filter.js';
+import { OutboxEventRepository, type OutboxRow } from './outbox-event.repository.js';
+import { OutboxRelay } from './outbox-relay.service.js';
+
+/** Collects the events of one unit of work; they are written when the work succeeds. */
+export interface OutboxEvents {
+  add(envelope: EventEnvelope, headers?: MessageHeaders): void;
+}
+
+/**
+ * Runs a unit of work and its events in one database transaction: the events are inserted into
+ * `outbox_events` in the same transaction, so they exist exactly when the state change does. The
+ * relay publishes them after commit (nudged here, so there is no poll delay).
+ *
+ *   outbox.run(async (tx, events) => { ...; events.add(newEvent(SessionCreated, refs, view)); return view; })
+ */
+@Injectable()
+export class TransactionalOutbox {
+  private readonly repository = new OutboxEventRepository();
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly relay: OutboxRelay,
+  ) {}
+
+  async run<T>(work: (tx: EntityManager, events: OutboxEvents) => Promise<T>): Promise<T> {
+    const collected: OutboxRow[] = [];
+    let open = true;
+    const events: OutboxEvents = {
+      add(envelope, headers = {}) {
+        if (!open) throw new Error(`Outbox: event ${envelope.subject} added after its transaction ended`);
+        assertEventSubject(envelope.subject);
+        collected.push({ envelope, headers: { ...headers } });
+      },
+    };
+    let result: T;
+    try {
+      result = await this.dataSource.transaction(async (tx) => {
+        const value = await work(tx, events);
+        open = false;
+        await this.repository.insertAll(tx, collected);
+        return value;
+      });
+    } finally {
+      open = false;
+    }
+    if (collected.length > 0) this.relay.nudge();
+    return result;
+  }
+}
