@@ -32,7 +32,7 @@ const projects = ['unit'];
 if (required || missing.length === 0) projects.push('integration');
 else {
   console.error(`\nrunyard: NOT running the integration tier — unreachable: ${missing.join(', ')}.`);
-  console.error('runyard: start them (see README "Running the tests") or set TEST_DATABASE_URL / TEST_REDIS_URL / TEST_NATS_URL.\n');
+  console.error('runyard: start them (see the README, "Two commands") or set TEST_DATABASE_URL / TEST_REDIS_URL / TEST_NATS_URL.\n');
 }
 
 const args = [join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--selectProjects', ...projects, ...process.argv.slice(2)];

@@ -4,7 +4,8 @@ import { NatsBus } from '@runyard/messaging';
 import { assertMigrated } from '@runyard/persistence';
 import { createLogger, type Logger } from '@runyard/runtime';
 import { Redis } from 'ioredis';
-import { GatewayEnv, loadConfigOrExit, natsServers, toGatewaySettings } from './config.js';
+import { loadConfigOrExit, natsServers } from '@runyard/config';
+import { GatewayEnv, toGatewaySettings } from './config.js';
 import { createGatewayApp } from './gateway.app.js';
 import { createGatewayDataSource } from './gateway-data-source.js';
 import { gatewayReadinessChecks } from './readiness.js';
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
   const dataSource = createGatewayDataSource({ kind: 'postgres', url: env.DATABASE_URL });
   await dataSource.initialize();
   await assertMigrated(dataSource);
-  const bus = await NatsBus.connect({ servers: natsServers(env), name: `gateway-${hostname()}-${process.pid}`, namespace: env.NATS_NAMESPACE });
+  const bus = await NatsBus.connect({ servers: natsServers(env.NATS_URL), name: `gateway-${hostname()}-${process.pid}`, namespace: env.NATS_NAMESPACE });
   const redis = await connectRedis(env.REDIS_URL, logger);
 
   const { app, generatedSystemKey } = await createGatewayApp({

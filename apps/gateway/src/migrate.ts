@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { runMigrations } from '@runyard/persistence';
 import { createLogger } from '@runyard/runtime';
-import { GatewayDatabaseEnv, loadConfigOrExit } from './config.js';
+import { loadConfigOrExit } from '@runyard/config';
+import { GatewayDatabaseEnv } from './config.js';
 import { createGatewayDataSource } from './gateway-data-source.js';
 
 // Applies the gateway schema's pending migrations to DATABASE_URL and exits: run it before rolling

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { INestApplicationContext } from '@nestjs/common';
 import {
   AppendMessage,
   ArchiveSession,
@@ -13,35 +12,21 @@ import {
   type CallerScope,
   type SessionView,
 } from '@runyard/contracts';
-import { InProcessBus } from '@runyard/messaging';
-import { openEmbeddedPostgres, runMigrations } from '@runyard/persistence';
-import { createLogger } from '@runyard/runtime';
-import type { DataSource } from 'typeorm';
+import type { InProcessBus } from '@runyard/messaging';
 import { v7 as uuidv7 } from 'uuid';
-import { createSessionsApp, createSessionsDataSource } from './sessions.app.js';
+import { startSessionsFixture, type SessionsFixture } from './sessions.fixture.js';
 
 // Who may see and change what: a tenant sees nothing of another tenant, a member only its own
 // sessions, an admin its whole tenant. Anything out of reach is NOT_FOUND, never FORBIDDEN.
-let pglite: Awaited<ReturnType<typeof openEmbeddedPostgres>>;
-let dataSource: DataSource;
+let fixture: SessionsFixture;
 let bus: InProcessBus;
-let app: INestApplicationContext;
 
 beforeAll(async () => {
-  pglite = await openEmbeddedPostgres();
-  dataSource = createSessionsDataSource({ kind: 'embedded', pglite });
-  await dataSource.initialize();
-  await runMigrations(dataSource);
-  bus = new InProcessBus();
-  app = await createSessionsApp({ bus, dataSource, logger: createLogger('access-spec', 'silent') });
+  fixture = await startSessionsFixture();
+  ({ bus } = fixture);
 }, 60_000);
 
-afterAll(async () => {
-  await app.close();
-  await bus.close();
-  await dataSource.destroy();
-  await pglite.close();
-});
+afterAll(() => fixture.close());
 
 function scope(tenantId: string, role: CallerScope['role']): CallerScope {
   return { tenant_id: tenantId, principal_id: uuidv7(), role };

@@ -4,7 +4,8 @@ import { hostname } from 'node:os';
 import { NatsBus } from '@runyard/messaging';
 import { assertMigrated } from '@runyard/persistence';
 import { createLogger } from '@runyard/runtime';
-import { loadConfigOrExit, natsServers, SessionsEnv } from './config.js';
+import { loadConfigOrExit, natsServers } from '@runyard/config';
+import { SessionsEnv } from './config.js';
 import { createSessionsApp, createSessionsDataSource, sessionsReadinessChecks } from './sessions.app.js';
 
 // Distributed mode: one sessions replica on NATS and PostgreSQL, health on PORT. Migrations run
@@ -13,7 +14,7 @@ const config = loadConfigOrExit(SessionsEnv);
 const logger = createLogger('sessions', config.LOG_LEVEL);
 
 async function main(): Promise<void> {
-  const bus = await NatsBus.connect({ servers: natsServers(config), name: `sessions-${hostname()}-${process.pid}`, namespace: config.NATS_NAMESPACE });
+  const bus = await NatsBus.connect({ servers: natsServers(config.NATS_URL), name: `sessions-${hostname()}-${process.pid}`, namespace: config.NATS_NAMESPACE });
   const dataSource = createSessionsDataSource({ kind: 'postgres', url: config.DATABASE_URL });
   await dataSource.initialize();
   await assertMigrated(dataSource);

@@ -2,7 +2,8 @@
 import 'reflect-metadata';
 import { runMigrations } from '@runyard/persistence';
 import { createLogger } from '@runyard/runtime';
-import { loadConfigOrExit, SessionsDatabaseEnv } from './config.js';
+import { loadConfigOrExit } from '@runyard/config';
+import { SessionsDatabaseEnv } from './config.js';
 import { createSessionsDataSource } from './sessions.app.js';
 
 // Applies the sessions schema's pending migrations to DATABASE_URL and exits: run it before rolling

@@ -1,15 +1,13 @@
-import { Transform, Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { IsBootstrapApiKey, IsLogLevel, IsPort, type LogLevel } from '@runyard/config';
+import { IsOptional, IsString, MinLength } from 'class-validator';
 
 /** Standalone mode's environment: everything in one process, nothing to install but Node. */
 export class StandaloneEnv {
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
-  @Max(65535)
+  @IsPort()
   PORT = 8080;
 
   @IsString()
+  @MinLength(1)
   HOST = '127.0.0.1';
 
   /** Embedded Postgres data lives here; a restart keeps everything. */
@@ -19,13 +17,9 @@ export class StandaloneEnv {
 
   /** The system admin key; when unset, one is generated on first start and printed once. */
   @IsOptional()
-  @IsString()
-  @MinLength(32)
-  @MaxLength(256)
-  @Matches(/^\S+$/)
+  @IsBootstrapApiKey()
   RUNYARD_BOOTSTRAP_API_KEY?: string;
 
-  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.toLowerCase() : value))
-  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-  LOG_LEVEL = 'info';
+  @IsLogLevel()
+  LOG_LEVEL: LogLevel = 'info';
 }

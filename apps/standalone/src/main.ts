@@ -1,20 +1,11 @@
 import 'reflect-metadata';
-import { ConfigError, loadConfig } from '@runyard/config';
+import { loadConfigOrExit } from '@runyard/config';
 import { createLogger } from '@runyard/runtime';
 import { StandaloneEnv } from './config.js';
 import { startStandalone } from './standalone.js';
 
 async function main(): Promise<void> {
-  let env: StandaloneEnv;
-  try {
-    env = loadConfig(StandaloneEnv);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const env = loadConfigOrExit(StandaloneEnv);
   const logger = createLogger('runyard', env.LOG_LEVEL);
   const started = Date.now();
   const runyard = await startStandalone({
@@ -22,7 +13,7 @@ async function main(): Promise<void> {
     host: env.HOST,
     dataDir: env.RUNYARD_DATA_DIR,
     bootstrapApiKey: env.RUNYARD_BOOTSTRAP_API_KEY,
-    logger,
+    logLevel: env.LOG_LEVEL,
   });
 
   // Printed to the terminal, not the structured log: log lines may be shipped to storage, and the

@@ -5,7 +5,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createGatewayApp, gatewayEntities, gatewayReadinessChecks, gatewayMigrations, GATEWAY_SCHEMA, type GatewaySettings } from '@runyard/gateway';
 import { InProcessBus } from '@runyard/messaging';
 import { createServiceDataSource, openEmbeddedPostgres, runMigrations } from '@runyard/persistence';
-import { createLogger, type Logger } from '@runyard/runtime';
+import { createLogger } from '@runyard/runtime';
 import { createSessionsApp, sessionsEntities, sessionsMigrations, SESSIONS_SCHEMA } from '@runyard/sessions';
 import type { DataSource } from 'typeorm';
 
@@ -15,7 +15,8 @@ export interface StandaloneOptions {
   /** Embedded Postgres directory; undefined keeps everything in memory (tests). */
   dataDir?: string;
   bootstrapApiKey?: string;
-  logger?: Logger;
+  /** Default `info`; each service logs with its own `service` field, as in distributed mode. */
+  logLevel?: string;
   gateway?: Partial<Omit<GatewaySettings, 'bootstrapApiKey'>>;
 }
 
@@ -39,7 +40,7 @@ const DEFAULT_GATEWAY_SETTINGS: Omit<GatewaySettings, 'bootstrapApiKey'> = {
  * limiting and idempotency. The services are the same modules the distributed apps run.
  */
 export async function startStandalone(options: StandaloneOptions): Promise<RunningStandalone> {
-  const logger = options.logger ?? createLogger('runyard');
+  const logLevel = options.logLevel ?? 'info';
   let pgDir: string | undefined;
   if (options.dataDir !== undefined) {
     pgDir = join(resolve(options.dataDir), 'pg');
@@ -74,13 +75,13 @@ export async function startStandalone(options: StandaloneOptions): Promise<Runni
     dataSources.push(sessionsDb, gatewayDb);
     for (const dataSource of dataSources) await runMigrations(dataSource);
 
-    apps.push(await createSessionsApp({ bus, dataSource: sessionsDb, logger: logger.child({ service: 'sessions' }) }));
+    apps.push(await createSessionsApp({ bus, dataSource: sessionsDb, logger: createLogger('sessions', logLevel) }));
 
     const readinessChecks = gatewayReadinessChecks({ dataSource: gatewayDb, bus });
     const { app, generatedSystemKey } = await createGatewayApp({
       bus,
       dataSource: gatewayDb,
-      logger: logger.child({ service: 'gateway' }),
+      logger: createLogger('gateway', logLevel),
       settings: { ...DEFAULT_GATEWAY_SETTINGS, ...options.gateway, bootstrapApiKey: options.bootstrapApiKey },
       readinessChecks,
     });

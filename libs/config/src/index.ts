@@ -1,1 +1,2 @@
-export { ConfigError, loadConfig, toBoolean } from './load-config.js';
+export { IsBootstrapApiKey, IsLogLevel, IsNatsNamespace, IsNatsUrl, IsPort, IsPostgresUrl, IsRedisUrl, LOG_LEVELS, natsServers, type LogLevel } from './env-fields.js';
+export { ConfigError, loadConfig, loadConfigOrExit, toBoolean } from './load-config.js';

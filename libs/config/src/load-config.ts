@@ -38,3 +38,14 @@ export function toBoolean({ value }: { value: unknown }): unknown {
   if (['false', '0', 'no'].includes(normalised)) return false;
   return value;
 }
+
+/** For entry points: the typed configuration, or the list of problems on stderr and exit code 1. */
+export function loadConfigOrExit<T extends object>(schema: new () => T): T {
+  try {
+    return loadConfig(schema);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+}

@@ -36,12 +36,16 @@ export function createLogger(service: string, level = process.env.LOG_LEVEL ?? '
   });
 }
 
-/** Routes NestJS's own logging into the app's structured logger. */
+/**
+ * Routes NestJS's own logging into the app's structured logger. Nest's `log` level is framework
+ * chatter (every route mapped, every module initialised), so it goes to debug; warnings and errors
+ * keep their level.
+ */
 export class NestPinoLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
 
   log(message: unknown, context?: string): void {
-    this.logger.info({ context }, String(message));
+    this.logger.debug({ context }, String(message));
   }
   error(message: unknown, trace?: string, context?: string): void {
     this.logger.error({ context, trace }, String(message));

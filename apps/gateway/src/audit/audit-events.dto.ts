@@ -1,11 +1,11 @@
+import { PageQuery } from '@runyard/contracts';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsISO8601, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
-import { PageQueryDto } from '../identity/page-query.dto.js';
 import type { AuditActorKind, AuditOutcome } from './audit-event.entity.js';
 
 const OUTCOMES = ['success', 'failure'] as const;
 
-export class ListAuditEventsQuery extends PageQueryDto {
+export class ListAuditEventsQuery extends PageQuery {
   @ApiPropertyOptional({ example: 'api_key.revoke' })
   @IsOptional()
   @IsString()

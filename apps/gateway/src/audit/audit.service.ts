@@ -4,7 +4,8 @@ import { v7 as uuidv7, validate as isUuid } from 'uuid';
 import type { AuthenticatedCaller } from '../identity/caller.js';
 import { toCallerScope } from '../identity/caller.js';
 import { CLOCK, type Clock } from '../identity/clock.js';
-import { decodeKeysetCursor, pageLimit, toPage } from '../identity/keyset-page.js';
+import { rowsToFetch, toPage } from '@runyard/persistence';
+import { decodeKeysetCursor, keysetCursor } from '../identity/keyset-page.js';
 import { AuditEventEntity, type AuditActorKind, type AuditOutcome, type JsonObject } from './audit-event.entity.js';
 import type { ListAuditEventsQuery } from './audit-events.dto.js';
 import { AuditEventsRepository } from './audit-events.repository.js';
@@ -113,7 +114,6 @@ export class AuditService implements OnApplicationShutdown {
   async list(caller: AuthenticatedCaller, query: ListAuditEventsQuery): Promise<Page<AuditEventView>> {
     const scope = toCallerScope(caller);
     if (scope.role !== 'admin') throw new DomainError(ErrorCode.FORBIDDEN, 'only tenant admins can read the audit trail');
-    const limit = pageLimit(query.limit);
     const rows = await this.repository.listForTenant(
       scope.tenant_id,
       {
@@ -125,10 +125,10 @@ export class AuditService implements OnApplicationShutdown {
         createdAfter: query.created_after === undefined ? undefined : new Date(query.created_after),
         createdBefore: query.created_before === undefined ? undefined : new Date(query.created_before),
       },
-      limit + 1,
+      rowsToFetch(query.limit),
       decodeKeysetCursor(query.cursor),
     );
-    return toPage(rows, limit, toAuditEventView);
+    return toPage(rows, query.limit, toAuditEventView, keysetCursor);
   }
 
   /** Waits until every record accepted so far is committed (or failed). */

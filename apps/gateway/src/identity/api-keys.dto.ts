@@ -1,6 +1,6 @@
+import { PageQuery } from '@runyard/contracts';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsNotEmpty, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
-import { PageQueryDto } from './page-query.dto.js';
 
 const NAME_MAX = 200;
 
@@ -17,7 +17,7 @@ export class CreateApiKeyBody {
   principal_id?: string;
 }
 
-export class ListApiKeysQuery extends PageQueryDto {}
+export class ListApiKeysQuery extends PageQuery {}
 
 export class ApiKeyResponse {
   @ApiProperty({ format: 'uuid' }) id!: string;

@@ -9,7 +9,8 @@ import { ApiKeysRepository } from './api-keys.repository.js';
 import { toCallerScope, type AuthenticatedCaller } from './caller.js';
 import { CLOCK, type Clock } from './clock.js';
 import { toApiKeyView, type ApiKeyView, type CreatedApiKeyView } from './identity.views.js';
-import { decodeKeysetCursor, pageLimit, toPage } from './keyset-page.js';
+import { rowsToFetch, toPage } from '@runyard/persistence';
+import { decodeKeysetCursor, keysetCursor } from './keyset-page.js';
 import { PrincipalsRepository } from './principals.repository.js';
 
 /**
@@ -53,13 +54,8 @@ export class ApiKeysService {
 
   async list(caller: AuthenticatedCaller, query: ListApiKeysQuery): Promise<Page<ApiKeyView>> {
     const scope = toCallerScope(caller);
-    const limit = pageLimit(query.limit);
-    const rows = await this.apiKeys.listInTenant(scope.tenant_id, limit + 1, decodeKeysetCursor(query.cursor), ownerFilter(scope));
-    return toPage(
-      rows.map((row) => ({ ...row, id: row.key.id, createdAt: row.key.createdAt })),
-      limit,
-      (row) => toApiKeyView(row.key, row.principalRole),
-    );
+    const rows = await this.apiKeys.listInTenant(scope.tenant_id, rowsToFetch(query.limit), decodeKeysetCursor(query.cursor), ownerFilter(scope));
+    return toPage(rows, query.limit, (row) => toApiKeyView(row.key, row.principalRole), (row) => keysetCursor(row.key));
   }
 
   /** Idempotent: revoking a revoked key returns it unchanged (with its first `revoked_at`). */

@@ -1,6 +1,6 @@
+import { PageQuery } from '@runyard/contracts';
 import { ApiProperty } from '@nestjs/swagger';
 import { IsIn, IsNotEmpty, IsString, MaxLength } from 'class-validator';
-import { PageQueryDto } from './page-query.dto.js';
 
 const NAME_MAX = 200;
 
@@ -23,7 +23,7 @@ export class CreatePrincipalBody {
   role!: (typeof ASSIGNABLE_ROLES)[number];
 }
 
-export class ListPrincipalsQuery extends PageQueryDto {}
+export class ListPrincipalsQuery extends PageQuery {}
 
 export class PrincipalResponse {
   @ApiProperty({ format: 'uuid' }) id!: string;

@@ -4,7 +4,8 @@ import { v7 as uuidv7 } from 'uuid';
 import { toCallerScope, type AuthenticatedCaller } from './caller.js';
 import { CLOCK, type Clock } from './clock.js';
 import { toPrincipalView, type PrincipalView } from './identity.views.js';
-import { decodeKeysetCursor, pageLimit, toPage } from './keyset-page.js';
+import { rowsToFetch, toPage } from '@runyard/persistence';
+import { decodeKeysetCursor, keysetCursor } from './keyset-page.js';
 import { PrincipalEntity } from './principal.entity.js';
 import type { CreatePrincipalBody, ListPrincipalsQuery } from './principals.dto.js';
 import { PrincipalsRepository } from './principals.repository.js';
@@ -33,9 +34,8 @@ export class PrincipalsService {
 
   async list(caller: AuthenticatedCaller, query: ListPrincipalsQuery): Promise<Page<PrincipalView>> {
     const tenantId = this.adminTenant(caller);
-    const limit = pageLimit(query.limit);
-    const rows = await this.principals.listInTenant(tenantId, limit + 1, decodeKeysetCursor(query.cursor));
-    return toPage(rows, limit, toPrincipalView);
+    const rows = await this.principals.listInTenant(tenantId, rowsToFetch(query.limit), decodeKeysetCursor(query.cursor));
+    return toPage(rows, query.limit, toPrincipalView, keysetCursor);
   }
 
   private adminTenant(caller: AuthenticatedCaller): string {

@@ -1,11 +1,11 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { AppendMessage, AppendMessageBody, ChatMessageView, ListMessages, ListMessagesQuery, type Page } from '@runyard/contracts';
 import { Audited } from '../audit/audited.decorator.js';
 import { RequestId } from '../edge/request-id.decorator.js';
 import { ServiceClient } from '../edge/service-client.js';
 import { Caller, toCallerScope, type AuthenticatedCaller } from '../identity/caller.js';
-import { ChatMessagePageView, PAGE_CURSOR, PAGE_LIMIT } from './pages.dto.js';
+import { ChatMessagePageView } from './pages.dto.js';
 import { SessionIdPipe } from './session-id.pipe.js';
 
 const SESSION_ID = { name: 'id', format: 'uuid', description: 'Session id; unknown, foreign and malformed ids answer 404.' };
@@ -36,8 +36,6 @@ export class MessagesController {
   @ApiOperation({ summary: 'List chat messages', description: 'In seq order; `after_seq` reads only newer ones.' })
   @ApiParam(SESSION_ID)
   @ApiOkResponse({ type: ChatMessagePageView })
-  @ApiQuery(PAGE_LIMIT)
-  @ApiQuery(PAGE_CURSOR)
   list(
     @Caller() caller: AuthenticatedCaller,
     @Param('id', SessionIdPipe) id: string,

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import {
   ArchiveSession,
   CreateSession,
@@ -16,7 +16,7 @@ import { Audited } from '../audit/audited.decorator.js';
 import { RequestId } from '../edge/request-id.decorator.js';
 import { ServiceClient } from '../edge/service-client.js';
 import { Caller, toCallerScope, type AuthenticatedCaller } from '../identity/caller.js';
-import { PAGE_CURSOR, PAGE_LIMIT, SessionPageView } from './pages.dto.js';
+import { SessionPageView } from './pages.dto.js';
 import { SessionIdPipe } from './session-id.pipe.js';
 
 const SESSION_ID = { name: 'id', format: 'uuid', description: 'Session id; unknown, foreign and malformed ids answer 404.' };
@@ -40,8 +40,6 @@ export class SessionsController {
   @Get()
   @ApiOperation({ summary: 'List sessions', description: 'Newest first. Members see only their own sessions.' })
   @ApiOkResponse({ type: SessionPageView })
-  @ApiQuery(PAGE_LIMIT)
-  @ApiQuery(PAGE_CURSOR)
   list(@Caller() caller: AuthenticatedCaller, @Query() query: ListSessionsQuery, @RequestId() requestId: string): Promise<Page<SessionView>> {
     return this.services.request(ListSessions, { scope: toCallerScope(caller), query }, requestId);
   }

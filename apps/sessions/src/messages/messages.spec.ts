@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { INestApplicationContext } from '@nestjs/common';
 import {
   AppendMessage,
   ArchiveSession,
@@ -15,48 +14,25 @@ import {
   type PayloadOf,
   type SessionView,
 } from '@runyard/contracts';
-import { InProcessBus, type Registration } from '@runyard/messaging';
-import { openEmbeddedPostgres, runMigrations } from '@runyard/persistence';
-import { createLogger } from '@runyard/runtime';
+import type { InProcessBus } from '@runyard/messaging';
 import { expectEventually } from '@runyard/testing';
 import type { DataSource } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
-import { createSessionsApp, createSessionsDataSource } from '../sessions.app.js';
+import { startSessionsFixture, type SessionsFixture } from '../sessions.fixture.js';
 
 // Standalone pieces (embedded Postgres + in-process bus), called over the bus as the gateway does.
 // Every test works in a session of its own.
-let pglite: Awaited<ReturnType<typeof openEmbeddedPostgres>>;
-let dataSource: DataSource;
+let fixture: SessionsFixture;
 let bus: InProcessBus;
-let app: INestApplicationContext;
-let consumer: Registration;
-const events: EventEnvelope[] = [];
+let dataSource: DataSource;
+let events: EventEnvelope[];
 
 beforeAll(async () => {
-  pglite = await openEmbeddedPostgres();
-  dataSource = createSessionsDataSource({ kind: 'embedded', pglite });
-  await dataSource.initialize();
-  await runMigrations(dataSource);
-  bus = new InProcessBus();
-  app = await createSessionsApp({ bus, dataSource, logger: createLogger('messages-spec', 'silent') });
-  consumer = await bus.consume({
-    durable: 'messages-spec',
-    filterSubject: 'sessions.evt.message.>',
-    maxInFlight: 16,
-    handler: (event) => {
-      events.push(event.envelope);
-      return Promise.resolve();
-    },
-  });
+  fixture = await startSessionsFixture();
+  ({ bus, dataSource, events } = fixture);
 }, 60_000);
 
-afterAll(async () => {
-  await consumer.stop();
-  await app.close();
-  await bus.close();
-  await dataSource.destroy();
-  await pglite.close();
-});
+afterAll(() => fixture.close());
 
 function member(): CallerScope {
   return { tenant_id: uuidv7(), principal_id: uuidv7(), role: 'member' };
@@ -95,7 +71,7 @@ async function allMessages(scope: CallerScope, sessionId: string, limit: number,
 }
 
 function appendedIn(sessionId: string): EventEnvelope[] {
-  return events.filter((event) => event.session_id === sessionId);
+  return events.filter((event) => event.subject === MessageAppended.subject && event.session_id === sessionId);
 }
 
 describe('appending messages', () => {

@@ -16,9 +16,8 @@ import {
   type UpdateSessionBody,
 } from '@runyard/contracts';
 import { newEvent, TransactionalOutbox } from '@runyard/messaging';
-import { decodeCursor, encodeCursor } from '@runyard/persistence';
+import { decodeCursor, encodeCursor, rowsToFetch, toPage } from '@runyard/persistence';
 import { validate as isUuid, v7 as uuidv7 } from 'uuid';
-import { rowsToFetch, toPage } from '../page.js';
 import { toPlainJson } from '../plain-json.js';
 import { sessionArchived, sessionNotFound } from './session-errors.js';
 import type { SessionEntity, StoredReplyTarget, StoredRoutePolicy } from './session.entity.js';

@@ -1,4 +1,3 @@
-import { createLogger } from '@runyard/runtime';
 import { startStandalone } from '../standalone.js';
 import { describeHttpApi, SUITE_BODY_LIMIT_BYTES, SUITE_RATE_LIMIT } from './http-api.contract.js';
 
@@ -7,7 +6,7 @@ describeHttpApi('standalone', async () => {
   const runyard = await startStandalone({
     port: 0,
     host: '127.0.0.1',
-    logger: createLogger('runyard-test', 'silent'),
+    logLevel: 'silent',
     gateway: { ...SUITE_RATE_LIMIT, bodyLimitBytes: SUITE_BODY_LIMIT_BYTES },
   });
   if (!runyard.generatedSystemKey) throw new Error('a fresh standalone instance must generate a system key');
