@@ -64,3 +64,10 @@ export function runNode(entry, env, cwd) {
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${entry} exited ${code}:\n${child.output()}`))));
   });
 }
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux; clock ticks of 10 ms). */
+export function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}

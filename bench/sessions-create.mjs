@@ -13,7 +13,7 @@ import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { ensureBuilt, ensureInstalled, root } from '../scripts/workspace.mjs';
-import { machine, percentile, rssMiB, runNode, startNode, stop, waitReady } from './lib.mjs';
+import { cpuSeconds, machine, percentile, rssMiB, runNode, startNode, stop, waitReady } from './lib.mjs';
 
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const requests = Number(process.env.BENCH_REQUESTS ?? 20000);
@@ -91,13 +91,19 @@ async function benchFullStack() {
       body: JSON.stringify({ title: 'bench session', metadata: { source: 'bench' } }),
     });
   await fire(warmup);
+  const cpuBefore = { gateway: cpuSeconds(gateway.pid), sessions: cpuSeconds(sessions.pid) };
   const result = await fire(requests);
+  const cpuMsPerRequest = {
+    gateway: ((cpuSeconds(gateway.pid) - cpuBefore.gateway) * 1000) / requests,
+    sessions: ((cpuSeconds(sessions.pid) - cpuBefore.sessions) * 1000) / requests,
+  };
   const failed = result.non2xx + result.errors + result.timeouts;
   if (failed > 0) throw new Error(`full stack: ${failed} requests failed (non-2xx ${result.non2xx}, errors ${result.errors})`);
   return {
     perSecond: result.requests.total / (result.duration),
     p50: result.latency.p50,
     p99: result.latency.p99,
+    cpuMsPerRequest,
     tenantId: tenant.tenant.id,
     ownerId: tenant.principal.id,
   };
@@ -175,7 +181,8 @@ try {
   console.log('| path | per second | p50 ms | p99 ms |');
   console.log('|---|---:|---:|---:|');
   for (const [name, r] of rows) console.log(`| ${name} | ${fmt(r.perSecond)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} |`);
-  console.log(`\nratio full stack / raw insert: ${(stack.perSecond / raw.perSecond).toFixed(2)}x (aim >= 0.35x)`);
+  console.log(`\nCPU per request: gateway ${stack.cpuMsPerRequest.gateway.toFixed(2)} ms, sessions ${stack.cpuMsPerRequest.sessions.toFixed(2)} ms`);
+  console.log(`ratio full stack / raw insert: ${(stack.perSecond / raw.perSecond).toFixed(2)}x (aim >= 0.35x)`);
   console.log(`standalone start to ready: first start ${fmt(standalone.first.ms)} ms (RSS ${fmt(standalone.first.rss)} MiB), restart ${fmt(standalone.restart.ms)} ms (RSS ${fmt(standalone.restart.rss)} MiB)`);
 } finally {
   await cleanup();

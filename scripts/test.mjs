@@ -35,7 +35,8 @@ else {
   console.error('runyard: start them (see the README, "Two commands") or set TEST_DATABASE_URL / TEST_REDIS_URL / TEST_NATS_URL.\n');
 }
 
-const args = [join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--selectProjects', ...projects, ...process.argv.slice(2)];
+// Paths and options first: --selectProjects takes every word after it as a project name.
+const args = [join(root, 'node_modules', 'jest', 'bin', 'jest.js'), ...process.argv.slice(2), '--selectProjects', ...projects];
 const result = spawnSync(process.execPath, args, {
   cwd: root,
   stdio: 'inherit',

@@ -111,6 +111,9 @@ export class NatsBus implements Bus {
       // A service that starts before NATS waits for it, and an outage never ends the process.
       waitOnFirstConnect: true,
       maxReconnectAttempts: -1,
+      // The client would otherwise build an Error (with a stack trace) for every request up front,
+      // just in case it times out: measurable CPU on the hot path (see BENCHMARKS.md).
+      noAsyncTraces: true,
     });
     try {
       const bus = new NatsBus(nc, await jetstreamManager(nc), options, logger);

@@ -44,4 +44,26 @@ describe('NATS outage (distributed mode)', () => {
     const titles = (await admin.get<{ data: { title: string }[] }>('/v1/sessions')).body.data.map((s) => s.title);
     expect(titles).toEqual(['after', 'before']);
   });
+
+  it('starts the services before NATS is up; they serve once it arrives', async () => {
+    const late = await startPrivateNats();
+    await late.stop();
+    const database = await createTestDatabase();
+    try {
+      // NatsBus.connect waits for the first connection instead of failing the boot.
+      const booting = bootDistributed({ databaseUrl: database.url, natsUrl: late.url, redisUrl: testInfra.redisUrl, namespace: uniqueName('late'), sessionsReplicas: 1 });
+      await late.start();
+      const started = await booting;
+      try {
+        const tenant = await new ApiClient(started.url, started.systemKey).post<{ api_key: { key: string } }>('/v1/tenants', { name: 'Late' });
+        expect(tenant.status).toBe(201);
+        expect((await new ApiClient(started.url, tenant.body.api_key.key).post('/v1/sessions', { title: 'late' })).status).toBe(201);
+      } finally {
+        await started.close();
+      }
+    } finally {
+      await late.dispose();
+      await database.drop();
+    }
+  });
 });

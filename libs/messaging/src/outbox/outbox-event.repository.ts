@@ -17,18 +17,16 @@ export interface OutboxRow {
  * EntityManager, so it joins the caller's transaction.
  */
 export class OutboxEventRepository {
+  /** One multi-row INSERT in raw SQL: this runs inside every state-changing transaction. */
   async insertAll(tx: EntityManager, rows: OutboxRow[]): Promise<void> {
     if (rows.length === 0) return;
-    await tx.insert(
-      OutboxEventEntity,
-      rows.map(({ envelope, headers }) => ({
-        id: envelope.id,
-        subject: envelope.subject,
-        tenantId: envelope.tenant_id,
-        envelope: envelope as EventEnvelope<object>,
-        headers,
-      })),
-    );
+    const values: unknown[] = [];
+    const tuples = rows.map(({ envelope, headers }, index) => {
+      values.push(envelope.id, envelope.subject, envelope.tenant_id, JSON.stringify(envelope), JSON.stringify(headers));
+      const at = index * 5;
+      return `($${at + 1}, $${at + 2}, $${at + 3}, $${at + 4}::jsonb, $${at + 5}::jsonb)`;
+    });
+    await tx.query(`INSERT INTO outbox_events (id, subject, tenant_id, envelope, headers) VALUES ${tuples.join(', ')}`, values);
   }
 
   /**
@@ -49,7 +47,7 @@ export class OutboxEventRepository {
 
   async markPublished(tx: EntityManager, ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    await tx.update(OutboxEventEntity, { id: In(ids) }, { publishedAt: () => 'now()' });
+    await tx.query(`UPDATE outbox_events SET published_at = now() WHERE id = ANY($1::uuid[])`, [ids]);
   }
 
   /** Deletes at most `limit` rows published before `cutoff`; returns how many. */

@@ -17,6 +17,11 @@ export interface OutboxRelayOptions {
   /** Longest wait between attempts while publishing fails; default 10 s. */
   maxBackoffMs?: number;
   /**
+   * After a nudge, wait this long so the commits of concurrent requests share one round (one
+   * transaction and one batch of publishes instead of one each); default 5 ms.
+   */
+  coalesceMs?: number;
+  /**
    * Schema whose outbox this relay drains, naming its lock. Default: the data source's `schema`
    * option, else the connection's current schema (its search_path).
    */
@@ -47,6 +52,7 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   private readonly retentionMs: number;
   private readonly pruneIntervalMs: number;
   private readonly maxBackoffMs: number;
+  private readonly coalesceMs: number;
   private readonly schema: string | undefined;
   private readonly logger: MessagingLogger;
   private loop: Promise<void> | undefined;
@@ -64,6 +70,7 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     this.retentionMs = options.retentionMs ?? 24 * 3_600_000;
     this.pruneIntervalMs = options.pruneIntervalMs ?? 60_000;
     this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
+    this.coalesceMs = options.coalesceMs ?? 5;
     const configured = 'schema' in dataSource.options ? dataSource.options.schema : undefined;
     this.schema = options.schema ?? configured;
     this.logger = options.logger ?? new Logger(OutboxRelay.name);
@@ -119,6 +126,9 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
       }
       // A nudge cuts a poll wait short, never a backoff: commits must not hammer a failing bus.
       if (delayMs > 0 && !this.stopping && (failures > 0 || !this.nudged)) await this.sleep(delayMs, failures === 0);
+      if (this.nudged && failures === 0 && !this.stopping && this.coalesceMs > 0) {
+        await new Promise((resolve) => setTimeout(resolve, this.coalesceMs));
+      }
     }
   }
 
@@ -129,15 +139,17 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     await this.dataSource.transaction(async (tx) => {
       if (!(await this.repository.tryLockRelay(tx, this.schema))) return;
       const rows = await this.repository.findUnpublished(tx, this.batchSize);
+      // All publishes go out at once and their acks are awaited together: one connection keeps them
+      // in order in the stream. Only the unbroken prefix of acknowledged events is marked; anything
+      // after a failure is sent again next round, and JetStream drops the duplicates by event id.
+      const results = await Promise.allSettled(rows.map((row) => this.bus.publish(row.envelope, row.headers)));
       const published: string[] = [];
-      for (const row of rows) {
-        try {
-          await this.bus.publish(row.envelope, row.headers);
-        } catch (error) {
-          failure = error;
+      for (const [index, result] of results.entries()) {
+        if (result.status === 'rejected') {
+          failure = result.reason;
           break;
         }
-        published.push(row.id);
+        published.push(rows[index]!.id);
       }
       await this.repository.markPublished(tx, published);
       full = rows.length === this.batchSize && published.length === rows.length;
