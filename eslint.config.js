@@ -21,7 +21,9 @@ function boundaries(inTests) {
       { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
       { sourceTag: 'scope:gateway', onlyDependOnLibsWithTags: ['scope:shared', 'scope:gateway'] },
       { sourceTag: 'scope:sessions', onlyDependOnLibsWithTags: ['scope:shared', 'scope:sessions'] },
-      { sourceTag: 'scope:standalone', onlyDependOnLibsWithTags: ['scope:shared', 'scope:gateway', 'scope:sessions'] },
+      // Runs' tests start the real sessions service, which run creation asks for the session.
+      { sourceTag: 'scope:runs', onlyDependOnLibsWithTags: ['scope:shared', 'scope:runs', ...(inTests ? ['scope:sessions'] : [])] },
+      { sourceTag: 'scope:standalone', onlyDependOnLibsWithTags: ['scope:shared', 'scope:gateway', 'scope:sessions', 'scope:runs'] },
     ],
   };
 }
@@ -51,7 +53,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.spec.ts', '**/*.integration-spec.ts', '**/*.contract.ts'],
+    files: ['**/*.spec.ts', '**/*.integration-spec.ts', '**/*.contract.ts', '**/*.fixture.ts'],
     rules: {
       // jest's expect(...).rejects and mocks trip these without making tests less safe.
       '@typescript-eslint/unbound-method': 'off',

@@ -3,7 +3,7 @@
 //  - integration: *.integration-spec.ts — real PostgreSQL, Redis and NATS (required, never skipped).
 const workspacePackages = {
   '^@runyard/(contracts|messaging|persistence|config|runtime|testing)$': '<rootDir>/libs/$1/src/index.ts',
-  '^@runyard/(gateway|sessions|standalone)$': '<rootDir>/apps/$1/src/index.ts',
+  '^@runyard/(gateway|sessions|standalone|runs)$': '<rootDir>/apps/$1/src/index.ts',
 };
 
 const common = {

@@ -15,6 +15,15 @@ import { gatewayReadinessChecks } from './readiness.js';
 const env = loadConfigOrExit(GatewayEnv);
 const logger = createLogger('gateway', env.LOG_LEVEL);
 
+// A generated system key is shown once on stdout. Where stdout is not a terminal (a container, a
+// service manager) it would be written to log storage instead, so there the key must be given.
+if (!env.RUNYARD_BOOTSTRAP_API_KEY && !process.stdout.isTTY) {
+  process.stderr.write(
+    'Invalid configuration:\n  - RUNYARD_BOOTSTRAP_API_KEY is required when stdout is not a terminal (a generated key would end up in the logs); give it from a secret.\n',
+  );
+  process.exit(1);
+}
+
 /**
  * Commands fail at once while Redis is unreachable (no offline queue): idempotency then answers 503
  * and rate limiting fails open, instead of requests hanging. Boot waits for the first connection,
@@ -56,9 +65,9 @@ async function main(): Promise<void> {
   logger.info({ port: env.PORT, host: env.HOST }, 'gateway started');
 
   if (generatedSystemKey) {
-    // Straight to stdout, not through the structured logger: log lines are shipped to and kept in
-    // log storage, and the system key must never be stored anywhere in clear. Printed once, on the
-    // first start of the first replica; later starts find a system key and generate none.
+    // Only reached on a terminal (see above), and straight to stdout, not through the structured
+    // logger: the system key must never be stored anywhere in clear. Printed once, on the first
+    // start; later starts find a system key and generate none.
     process.stdout.write(
       [
         '',

@@ -1,4 +1,4 @@
-import type { Bus } from '@runyard/messaging';
+import { type Bus, checkBusConnected } from '@runyard/messaging';
 import { pingDatabase } from '@runyard/persistence';
 import type { ReadinessCheck } from '@runyard/runtime';
 import type { Redis } from 'ioredis';
@@ -8,13 +8,7 @@ import type { DataSource } from 'typeorm';
 export function gatewayReadinessChecks(deps: { dataSource: DataSource; bus: Bus; redis?: Redis }): ReadinessCheck[] {
   const checks: ReadinessCheck[] = [
     { name: 'database', check: () => pingDatabase(deps.dataSource) },
-    {
-      name: 'bus',
-      check: () => {
-        const status = deps.bus.status();
-        return status.connected ? Promise.resolve() : Promise.reject(new Error(status.detail ?? 'not connected'));
-      },
-    },
+    { name: 'bus', check: () => checkBusConnected(deps.bus) },
   ];
   const redis = deps.redis;
   if (redis) {

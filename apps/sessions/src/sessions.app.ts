@@ -1,7 +1,7 @@
 import { Module, type DynamicModule, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { OutboxEventEntity, type Bus } from '@runyard/messaging';
+import { type Bus, checkBusConnected, OutboxEventEntity } from '@runyard/messaging';
 import { createServiceDataSource, pingDatabase, type DatabaseTarget } from '@runyard/persistence';
 import { HealthModule, NestPinoLogger, type Logger, type ReadinessCheck } from '@runyard/runtime';
 import type { DataSource } from 'typeorm';
@@ -37,13 +37,7 @@ export interface SessionsAppOptions {
 export function sessionsReadinessChecks(deps: Pick<SessionsAppDeps, 'bus' | 'dataSource'>): ReadinessCheck[] {
   return [
     { name: 'database', check: () => pingDatabase(deps.dataSource) },
-    {
-      name: 'bus',
-      check: () => {
-        const status = deps.bus.status();
-        return status.connected ? Promise.resolve() : Promise.reject(new Error(status.detail ?? 'not connected'));
-      },
-    },
+    { name: 'bus', check: () => checkBusConnected(deps.bus) },
   ];
 }
 

@@ -87,3 +87,9 @@ export interface Bus {
 }
 
 export const BUS = Symbol('runyard.bus');
+
+/** Readiness check: resolves while the bus is connected, throws with the reason otherwise. */
+export function checkBusConnected(bus: Bus): Promise<void> {
+  const status = bus.status();
+  return status.connected ? Promise.resolve() : Promise.reject(new Error(status.detail ?? 'not connected'));
+}

@@ -1,5 +1,6 @@
 export {
   BUS,
+  checkBusConnected,
   type Bus,
   type BusStatus,
   type CommandHandlerFn,
@@ -21,4 +22,4 @@ export { CreateOutboxEvents1763600000000 } from './outbox/1763600000000-CreateOu
 export { newEvent, type EventRefs } from './outbox/new-event.js';
 export { OutboxEventEntity } from './outbox/outbox-event.entity.js';
 export { OUTBOX_RELAY_OPTIONS, OutboxRelay, type OutboxRelayOptions } from './outbox/outbox-relay.service.js';
-export { type OutboxEvents, TransactionalOutbox } from './outbox/transactional-outbox.service.js';
+export { MAX_EVENT_BYTES, type OutboxEvents, TransactionalOutbox } from './outbox/transactional-outbox.service.js';

@@ -1,6 +1,8 @@
 export { decodeCursor, encodeCursor } from './cursor.js';
 export { createServiceDataSource, type DatabaseTarget, type ServiceDataSourceOptions } from './data-source.js';
 export { openEmbeddedPostgres } from './embedded-postgres.js';
+export { toPlainJson, withJsonbColumns } from './jsonb.js';
+export { parseTimestamp } from './timestamps.js';
 export { assertMigrated, hasPendingMigrations, runMigrations } from './migrations.js';
 export { rowsToFetch, toPage } from './page.js';
 export { pingDatabase } from './ping.js';

@@ -58,6 +58,14 @@ export function statusOf(code: ErrorCode): { status: HttpStatus; title: string }
       return { status: HttpStatus.CONFLICT, title: 'Conflict' };
     case ErrorCode.SESSION_ARCHIVED:
       return { status: HttpStatus.CONFLICT, title: 'Session archived' };
+    case ErrorCode.SESSION_BUSY:
+      return { status: HttpStatus.CONFLICT, title: 'Session busy' };
+    case ErrorCode.RUN_TERMINAL:
+      return { status: HttpStatus.CONFLICT, title: 'Run terminal' };
+    case ErrorCode.INVALID_TRANSITION:
+      return { status: HttpStatus.CONFLICT, title: 'Invalid transition' };
+    case ErrorCode.LEASE_LOST:
+      return { status: HttpStatus.CONFLICT, title: 'Lease lost' };
     case ErrorCode.IDEMPOTENCY_KEY_REUSED:
       return { status: HttpStatus.UNPROCESSABLE_ENTITY, title: 'Idempotency key reused' };
     case ErrorCode.IDEMPOTENCY_REQUEST_IN_FLIGHT:

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { withJsonbColumns } from '../jsonb-columns.js';
 import { ChatMessageEntity } from './chat-message.entity.js';
+import { withJsonbColumns } from '@runyard/persistence';
 
 @Injectable()
 export class MessagesRepository {

@@ -11,9 +11,8 @@ import {
   type Page,
 } from '@runyard/contracts';
 import { newEvent, TransactionalOutbox } from '@runyard/messaging';
-import { decodeCursor, encodeCursor, rowsToFetch, toPage } from '@runyard/persistence';
+import { decodeCursor, encodeCursor, rowsToFetch, toPage, toPlainJson } from '@runyard/persistence';
 import { v7 as uuidv7 } from 'uuid';
-import { toPlainJson } from '../plain-json.js';
 import { sessionArchived, sessionNotFound } from '../sessions/session-errors.js';
 import { SessionsRepository } from '../sessions/sessions.repository.js';
 import type { ChatMessageEntity } from './chat-message.entity.js';

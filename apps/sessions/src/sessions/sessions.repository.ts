@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { SessionStatus } from '@runyard/contracts';
 import { DataSource, type EntityManager, type SelectQueryBuilder } from 'typeorm';
-import { withJsonbColumns } from '../jsonb-columns.js';
 import { SessionEntity } from './session.entity.js';
+import { withJsonbColumns } from '@runyard/persistence';
 
 /**
  * `ownerId` is the caller's owner filter (`ownerFilter(scope)`): a principal id restricts every

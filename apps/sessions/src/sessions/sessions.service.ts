@@ -16,9 +16,8 @@ import {
   type UpdateSessionBody,
 } from '@runyard/contracts';
 import { newEvent, TransactionalOutbox } from '@runyard/messaging';
-import { decodeCursor, encodeCursor, rowsToFetch, toPage } from '@runyard/persistence';
+import { decodeCursor, encodeCursor, parseTimestamp, rowsToFetch, toPage, toPlainJson } from '@runyard/persistence';
 import { validate as isUuid, v7 as uuidv7 } from 'uuid';
-import { toPlainJson } from '../plain-json.js';
 import { sessionArchived, sessionNotFound } from './session-errors.js';
 import type { SessionEntity, StoredReplyTarget, StoredRoutePolicy } from './session.entity.js';
 import { sessionEventScope, toSessionView } from './session.mapper.js';
@@ -142,17 +141,4 @@ function decodeSessionCursor(cursor: string): string {
   const { id } = decodeCursor<{ id: string }>(cursor, { id: 'string' });
   if (!isUuid(id)) throw new DomainError(ErrorCode.INVALID_CURSOR, 'cursor is not one this API returned');
   return id;
-}
-
-/** RFC 3339 / ISO 8601 → Date; a time without an offset is UTC, like every timestamp on the wire. */
-function parseTimestamp(field: string, value: string): Date {
-  const timeAt = value.search(/[T ]/i);
-  const hasOffset = timeAt >= 0 && /(z|[+-]\d{2}(:?\d{2})?)$/i.test(value.slice(timeAt));
-  const date = new Date(timeAt >= 0 && !hasOffset ? `${value}Z` : value);
-  if (Number.isNaN(date.getTime())) {
-    throw new DomainError(ErrorCode.VALIDATION_FAILED, `${field} must be an RFC 3339 timestamp`, {
-      errors: [{ field: `query.${field}`, message: `${field} must be an RFC 3339 timestamp` }],
-    });
-  }
-  return date;
 }

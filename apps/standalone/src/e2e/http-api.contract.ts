@@ -129,6 +129,9 @@ export function describeHttpApi(mode: string, boot: () => Promise<BootedRunyard>
         expect(nested.body.errors.map((e) => e.field).join(' ')).toMatch(/reply_targets\.0\.(channel|address)/);
         expectProblem(await acme.admin.request('POST', '/v1/sessions', { rawBody: '{"title": ' }), 400, 'validation_failed');
         expectProblem(await acme.admin.post('/v1/sessions', { title: 'x'.repeat(SUITE_BODY_LIMIT_BYTES + 10) }), 413, 'payload_too_large');
+        for (const body of [{ metadata: null }, { reply_targets: null }, { route_policy: null }, { route_policy: [] }]) {
+          expectProblem(await acme.admin.post('/v1/sessions', body), 400, 'validation_failed');
+        }
         expectProblem(await acme.admin.get('/v1/sessions?limit=0'), 400, 'validation_failed');
         expectProblem(await acme.admin.get('/v1/sessions?status=sleeping'), 400, 'validation_failed');
         expectProblem(await acme.admin.get('/v1/sessions?cursor=not-a-cursor'), 400, 'invalid_cursor');
@@ -224,6 +227,11 @@ export function describeHttpApi(mode: string, boot: () => Promise<BootedRunyard>
         expect((await acme.admin.post<SessionBody>(`/v1/sessions/${created.id}/archive`)).body.archived_at).toBe(archived.body.archived_at);
         expectProblem(await acme.admin.post(`/v1/sessions/${created.id}/messages`, { role: 'user', content: 'hello?' }), 409, 'session_archived');
         expectProblem(await acme.admin.patch(`/v1/sessions/${created.id}`, { title: 'again' }), 409, 'session_archived');
+        const other = await createSession(acme.admin, { title: 'nulls' });
+        for (const body of [{ metadata: null }, { reply_targets: null }]) {
+          expectProblem(await acme.admin.patch(`/v1/sessions/${other.id}`, body), 400, 'validation_failed');
+        }
+        expectProblem(await acme.admin.post(`/v1/sessions/${other.id}/messages`, { role: 'user', content: 'x', metadata: null }), 400, 'validation_failed');
       });
 
       it('keeps raw chat in order with a per-session seq', async () => {

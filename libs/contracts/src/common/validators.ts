@@ -1,4 +1,4 @@
-import { registerDecorator, type ValidationArguments, type ValidationOptions } from 'class-validator';
+import { registerDecorator, ValidateIf, type ValidationArguments, type ValidationOptions } from 'class-validator';
 
 /** A JSON-serialisable plain object (not an array, not null) of at most `maxBytes` when serialised. */
 export function IsJsonObject(maxBytes: number, options?: ValidationOptions): PropertyDecorator {
@@ -41,4 +41,12 @@ export function IsExclusiveWith(other: string, options?: ValidationOptions): Pro
       },
     });
   };
+}
+
+/**
+ * Optional, but never null: `@IsOptional()` skips null too, which would hand `null` to code that
+ * expects a value (a NOT NULL column, an array to map). Use it wherever null is not a meaning.
+ */
+export function IsOptionalNotNull(options?: ValidationOptions): PropertyDecorator {
+  return ValidateIf((_object: object, value: unknown) => value !== undefined, options);
 }

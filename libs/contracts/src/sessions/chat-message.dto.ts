@@ -16,7 +16,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { PageQuery } from '../common/pagination.js';
-import { IsExclusiveWith, IsJsonObject } from '../common/validators.js';
+import { IsExclusiveWith, IsJsonObject, IsOptionalNotNull } from '../common/validators.js';
 
 export const CHAT_ROLES = ['user', 'assistant', 'system', 'tool'] as const;
 export type ChatRole = (typeof CHAT_ROLES)[number];
@@ -87,7 +87,7 @@ export class AppendMessageBody {
   input_items?: InputItem[];
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsJsonObject(8192)
   metadata?: Record<string, unknown>;
 }

@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsDefined, IsUUID, ValidateNested } from 'class-validator';
+import { IsDefined, IsObject, IsUUID, ValidateNested } from 'class-validator';
 import { defineCommand } from '../common/define.js';
 import type { Page } from '../common/pagination.js';
 import { CallerScope } from '../common/scope.js';
@@ -10,6 +10,7 @@ import { CreateSessionBody, ListSessionsQuery, SessionView, UpdateSessionBody } 
 
 abstract class Scoped {
   @IsDefined()
+  @IsObject()
   @ValidateNested()
   @Type(() => CallerScope)
   scope!: CallerScope;
@@ -22,6 +23,7 @@ abstract class SessionScoped extends Scoped {
 
 export class CreateSessionPayload extends Scoped {
   @IsDefined()
+  @IsObject()
   @ValidateNested()
   @Type(() => CreateSessionBody)
   body!: CreateSessionBody;
@@ -33,6 +35,7 @@ export const GetSession = defineCommand<SessionView>()('sessions.cmd.session.get
 
 export class ListSessionsPayload extends Scoped {
   @IsDefined()
+  @IsObject()
   @ValidateNested()
   @Type(() => ListSessionsQuery)
   query!: ListSessionsQuery;
@@ -41,6 +44,7 @@ export const ListSessions = defineCommand<Page<SessionView>>()('sessions.cmd.ses
 
 export class UpdateSessionPayload extends SessionScoped {
   @IsDefined()
+  @IsObject()
   @ValidateNested()
   @Type(() => UpdateSessionBody)
   body!: UpdateSessionBody;
@@ -52,6 +56,7 @@ export const ArchiveSession = defineCommand<SessionView>()('sessions.cmd.session
 
 export class AppendMessagePayload extends SessionScoped {
   @IsDefined()
+  @IsObject()
   @ValidateNested()
   @Type(() => AppendMessageBody)
   body!: AppendMessageBody;
@@ -60,6 +65,7 @@ export const AppendMessage = defineCommand<ChatMessageView>()('sessions.cmd.mess
 
 export class ListMessagesPayload extends SessionScoped {
   @IsDefined()
+  @IsObject()
   @ValidateNested()
   @Type(() => ListMessagesQuery)
   query!: ListMessagesQuery;

@@ -5,6 +5,7 @@ import {
   IsArray,
   IsIn,
   IsISO8601,
+  IsObject,
   IsOptional,
   IsString,
   IsUUID,
@@ -14,7 +15,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { PageQuery } from '../common/pagination.js';
-import { IsJsonObject } from '../common/validators.js';
+import { IsJsonObject, IsOptionalNotNull } from '../common/validators.js';
 
 export const SESSION_STATUSES = ['active', 'archived'] as const;
 export type SessionStatus = (typeof SESSION_STATUSES)[number];
@@ -62,7 +63,7 @@ export class ReplyTarget {
   address!: string;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsJsonObject(4096)
   metadata?: Record<string, unknown>;
 }
@@ -80,18 +81,19 @@ export class CreateSessionBody {
   parent_session_id?: string;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsJsonObject(METADATA_MAX_BYTES)
   metadata?: Record<string, unknown>;
 
   @ApiPropertyOptional({ type: () => RoutePolicy })
-  @IsOptional()
+  @IsOptionalNotNull()
+  @IsObject()
   @ValidateNested()
   @Type(() => RoutePolicy)
   route_policy?: RoutePolicy;
 
   @ApiPropertyOptional({ type: () => [ReplyTarget] })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsArray()
   @ArrayMaxSize(10)
   @ValidateNested({ each: true })
@@ -108,18 +110,19 @@ export class UpdateSessionBody {
   title?: string | null;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsJsonObject(METADATA_MAX_BYTES)
   metadata?: Record<string, unknown>;
 
   @ApiPropertyOptional({ type: () => RoutePolicy, nullable: true })
   @IsOptional()
+  @IsObject()
   @ValidateNested()
   @Type(() => RoutePolicy)
   route_policy?: RoutePolicy | null;
 
   @ApiPropertyOptional({ type: () => [ReplyTarget] })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsArray()
   @ArrayMaxSize(10)
   @ValidateNested({ each: true })

@@ -11,6 +11,9 @@ export class CreateOutboxEvents1763600000000 implements MigrationInterface {
     await queryRunner.query(`
       CREATE TABLE outbox_events (
         id uuid PRIMARY KEY,
+        -- Insert order, the relay's publishing order. Ids are UUIDv7 from each replica's clock, so
+        -- they may disagree with the order in which row locks let writers through; this does not.
+        position bigint GENERATED ALWAYS AS IDENTITY,
         subject text NOT NULL,
         tenant_id uuid NOT NULL,
         envelope jsonb NOT NULL,
@@ -18,8 +21,8 @@ export class CreateOutboxEvents1763600000000 implements MigrationInterface {
         created_at timestamptz NOT NULL DEFAULT now(),
         published_at timestamptz NULL
       )`);
-    // The relay reads unpublished rows in id order; pruning reads published rows by age.
-    await queryRunner.query(`CREATE INDEX outbox_events_unpublished_idx ON outbox_events (id) WHERE published_at IS NULL`);
+    // The relay reads unpublished rows in insert order; pruning reads published rows by age.
+    await queryRunner.query(`CREATE INDEX outbox_events_unpublished_idx ON outbox_events (position) WHERE published_at IS NULL`);
     await queryRunner.query(
       `CREATE INDEX outbox_events_published_at_idx ON outbox_events (published_at) WHERE published_at IS NOT NULL`,
     );

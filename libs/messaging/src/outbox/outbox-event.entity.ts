@@ -7,12 +7,16 @@ import type { MessageHeaders } from '../bus.js';
  * it and stamps `published_at`. Lives in each service's own schema (its data source's search_path).
  */
 @Entity({ name: 'outbox_events' })
-@Index('outbox_events_unpublished_idx', ['id'], { where: 'published_at IS NULL' })
+@Index('outbox_events_unpublished_idx', ['position'], { where: 'published_at IS NULL' })
 @Index('outbox_events_published_at_idx', ['publishedAt'], { where: 'published_at IS NOT NULL' })
 export class OutboxEventEntity {
-  /** The event id (UUIDv7, so id order is creation order). */
+  /** The event id (UUIDv7); also the bus's dedupe id. */
   @PrimaryColumn('uuid')
   id!: string;
+
+  /** Insert order, which the relay publishes in (int8: a string, as `pg` returns it). */
+  @Column({ type: 'bigint', insert: false, update: false })
+  position!: string;
 
   @Column('text')
   subject!: string;

@@ -42,7 +42,7 @@ export class OutboxEventRepository {
   }
 
   async findUnpublished(tx: EntityManager, limit: number): Promise<OutboxEventEntity[]> {
-    return tx.find(OutboxEventEntity, { where: { publishedAt: IsNull() }, order: { id: 'ASC' }, take: limit });
+    return tx.find(OutboxEventEntity, { where: { publishedAt: IsNull() }, order: { position: 'ASC' }, take: limit });
   }
 
   async markPublished(tx: EntityManager, ids: string[]): Promise<void> {

@@ -139,17 +139,17 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     await this.dataSource.transaction(async (tx) => {
       if (!(await this.repository.tryLockRelay(tx, this.schema))) return;
       const rows = await this.repository.findUnpublished(tx, this.batchSize);
-      // All publishes go out at once and their acks are awaited together: one connection keeps them
-      // in order in the stream. Only the unbroken prefix of acknowledged events is marked; anything
-      // after a failure is sent again next round, and JetStream drops the duplicates by event id.
-      const results = await Promise.allSettled(rows.map((row) => this.bus.publish(row.envelope, row.headers)));
+      // One at a time, stopping at the first failure: a later event must never reach the stream
+      // before an earlier one that is still to be retried.
       const published: string[] = [];
-      for (const [index, result] of results.entries()) {
-        if (result.status === 'rejected') {
-          failure = result.reason;
+      for (const row of rows) {
+        try {
+          await this.bus.publish(row.envelope, row.headers);
+        } catch (error) {
+          failure = error;
           break;
         }
-        published.push(rows[index]!.id);
+        published.push(row.id);
       }
       await this.repository.markPublished(tx, published);
       full = rows.length === this.batchSize && published.length === rows.length;

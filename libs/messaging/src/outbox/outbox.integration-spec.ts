@@ -13,7 +13,7 @@ import { CreateOutboxEvents1763600000000 } from './1763600000000-CreateOutboxEve
 import { newEvent } from './new-event.js';
 import { OutboxEventEntity } from './outbox-event.entity.js';
 import { OutboxRelay, type OutboxRelayOptions } from './outbox-relay.service.js';
-import { TransactionalOutbox } from './transactional-outbox.service.js';
+import { MAX_EVENT_BYTES, TransactionalOutbox } from './transactional-outbox.service.js';
 
 const SCHEMA = 'outbox_test';
 const TENANT = '0190a5f1-0000-7000-8000-00000000000a';
@@ -248,6 +248,23 @@ describe('Transactional outbox (PostgreSQL)', () => {
     await app.get(TransactionalOutbox).run((_tx, collector) => Promise.resolve(collector.add(envelope)));
     await expectEventually(() => expect(received.map((e) => e.envelope.id)).toEqual([envelope.id]));
     await app.close();
+  });
+
+  it('refuses an event too large to publish, committing nothing', async () => {
+    const { observed, received, Thing } = await busWithConsumer();
+    const { outbox } = relayOn(dataSource, observed);
+    const thingId = uuidv7();
+    const huge = newEvent(Thing, { tenant_id: TENANT }, { n: 1, note: 'x'.repeat(MAX_EVENT_BYTES) });
+    const attempt = outbox.run(async (tx, collector) => {
+      await tx.query(`INSERT INTO things (id, note) VALUES ($1, 'too big')`, [thingId]);
+      collector.add(huge);
+    });
+    await expect(attempt).rejects.toMatchObject({ code: ErrorCode.PAYLOAD_TOO_LARGE });
+    expect(await dataSource.query(`SELECT id FROM things WHERE id = $1`, [thingId])).toEqual([]);
+    // The relay is not stalled: the next event goes out.
+    const next = newEvent(Thing, { tenant_id: TENANT }, { n: 2, note: 'small' });
+    await outbox.run((_tx, collector) => Promise.resolve(collector.add(next)));
+    await expectEventually(() => expect(received.map((e) => e.envelope.id)).toEqual([next.id]));
   });
 
   it('refuses an event added after its transaction ended', async () => {

@@ -1,10 +1,17 @@
 import { Injectable } from '@nestjs/common';
-import type { EventEnvelope } from '@runyard/contracts';
+import { DomainError, ErrorCode, type EventEnvelope } from '@runyard/contracts';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { MessageHeaders } from '../bus.js';
 import { assertEventSubject } from '../subject-filter.js';
 import { OutboxEventRepository, type OutboxRow } from './outbox-event.repository.js';
 import { OutboxRelay } from './outbox-relay.service.js';
+
+/**
+ * Largest event the outbox accepts, serialised: below NATS's default max_payload (1 MiB) with room
+ * for headers. A larger one could never be published and would stall the relay behind it, so it is
+ * refused before anything commits.
+ */
+export const MAX_EVENT_BYTES = 900 * 1024;
 
 /** Collects the events of one unit of work; they are written when the work succeeds. */
 export interface OutboxEvents {
@@ -34,6 +41,9 @@ export class TransactionalOutbox {
       add(envelope, headers = {}) {
         if (!open) throw new Error(`Outbox: event ${envelope.subject} added after its transaction ended`);
         assertEventSubject(envelope.subject);
+        if (Buffer.byteLength(JSON.stringify(envelope), 'utf8') > MAX_EVENT_BYTES) {
+          throw new DomainError(ErrorCode.PAYLOAD_TOO_LARGE, `too large to record: the ${envelope.subject} event would exceed ${MAX_EVENT_BYTES} bytes`);
+        }
         collected.push({ envelope, headers: { ...headers } });
       },
     };

@@ -159,6 +159,14 @@ describe('IdempotencyInterceptor', () => {
     expect(next.runs).toBe(3);
   });
 
+  it('keeps the key in flight after a timeout, whose outcome is unknown', async () => {
+    const { interceptor } = setup();
+    const next = handlerReturning(() => Promise.reject(new DomainError(ErrorCode.UPSTREAM_TIMEOUT, 'no reply in time')));
+    await expect(run(interceptor, contextFor({ key: 'k', body: {} }), next)).rejects.toMatchObject({ code: ErrorCode.UPSTREAM_TIMEOUT });
+    await expect(run(interceptor, contextFor({ key: 'k', body: {} }), next)).rejects.toMatchObject({ code: ErrorCode.IDEMPOTENCY_REQUEST_IN_FLIGHT });
+    expect(next.runs).toBe(1);
+  });
+
   it('keeps a 4xx answer and replays it as the same problem', async () => {
     const { interceptor } = setup();
     const next = handlerReturning(() => Promise.reject(new DomainError(ErrorCode.SESSION_ARCHIVED, 'session is archived')));

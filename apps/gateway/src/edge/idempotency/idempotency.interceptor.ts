@@ -38,8 +38,9 @@ function parseKey(header: string | string[]): string {
  * `Idempotent-Replayed: true`); the same key with a different request is refused (422); a retry while
  * the original still runs is refused (409) rather than run twice. 2xx and 4xx answers are kept (the
  * same request would get the same answer); a 5xx or an unexpected error frees the key, so the retry
- * runs again. Keys are scoped to tenant, principal, API key, method and route; answers are kept
- * sealed with the caller's credential (response-seal.ts).
+ * runs again — except a timeout, whose outcome is unknown: the key stays in flight until it
+ * expires. Keys are scoped to tenant, principal, API key, method and route; answers are kept sealed
+ * with the caller's credential (response-seal.ts).
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
@@ -107,6 +108,11 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
   private async settleFailure(request: FastifyRequest, credential: string, scopeKey: string, token: string, error: unknown): Promise<never> {
     const problem = toProblem(error, request);
+    if (problem.body.code === ErrorCode.UPSTREAM_TIMEOUT) {
+      // The outcome is unknown: the service may still commit. The in-flight marker stays until it
+      // expires, so a retry meanwhile is told the request is still in flight instead of running twice.
+      throw error;
+    }
     if (problem.status >= 500) {
       await this.store.release(scopeKey, token).catch((releaseError: unknown) => {
         // The marker expires on its own; until then a retry is told the request is in flight.

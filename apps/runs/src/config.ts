@@ -1,0 +1,40 @@
+import { IsLogLevel, IsNatsNamespace, IsNatsUrl, IsPort, IsPostgresUrl, type LogLevel } from '@runyard/config';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+
+/** What the migration job needs: the database only. */
+export class RunsDatabaseEnv {
+  @IsPostgresUrl()
+  DATABASE_URL!: string;
+
+  @IsLogLevel()
+  LOG_LEVEL: LogLevel = 'info';
+}
+
+/** The runs service in distributed mode. */
+export class RunsEnv extends RunsDatabaseEnv {
+  @IsNatsUrl()
+  NATS_URL!: string;
+
+  /** Prefix that separates deployments sharing one NATS (subjects, streams, durables). */
+  @IsOptional()
+  @IsNatsNamespace()
+  NATS_NAMESPACE?: string;
+
+  /** Port of /healthz and /readyz. */
+  @IsPort()
+  PORT = 8082;
+
+  /** How often expired leases and TTLs are swept; a crashed worker's run is recovered within lease TTL + this. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(50)
+  @Max(600_000)
+  LEASE_SWEEP_INTERVAL_MS = 1000;
+
+  /** Executor of runs whose run and session give none (the deployment default route). */
+  @IsString()
+  @MaxLength(100)
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._:/-]*$/)
+  DEFAULT_EXECUTOR = 'echo';
+}

@@ -1,0 +1,6 @@
+import { CreateOutboxEvents1763600000000 } from '@runyard/messaging';
+import type { MigrationInterface } from 'typeorm';
+import { CreateRuns1763700000001 } from './1763700000001-CreateRuns.js';
+
+/** Every migration of the `runs` schema, in order (the outbox table first). */
+export const runsMigrations: (new () => MigrationInterface)[] = [CreateOutboxEvents1763600000000, CreateRuns1763700000001];

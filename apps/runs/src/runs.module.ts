@@ -1,0 +1,46 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { BUS, MessagingModule, OutboxRelay, TransactionalOutbox, type Bus } from '@runyard/messaging';
+import { DataSource } from 'typeorm';
+import { LeaseSweeper } from './runs/lease-sweeper.service.js';
+import { LeasesService } from './runs/leases.service.js';
+import { RunLifecycle } from './runs/run-lifecycle.js';
+import { RUNS_SETTINGS, type RunsSettings } from './runs/runs-settings.js';
+import { RunsHandler } from './runs/runs.handler.js';
+import { RunsRepository } from './runs/runs.repository.js';
+import { RunsService } from './runs/runs.service.js';
+import { WorkersHandler } from './runs/workers.handler.js';
+
+/** Queue group shared by every replica of the runs service: each request goes to one of them. */
+export const RUNS_QUEUE_GROUP = 'runs';
+
+export interface RunsModuleDeps {
+  bus: Bus;
+  /** Initialised and migrated; owned (and closed) by the caller. */
+  dataSource: DataSource;
+  settings: RunsSettings;
+}
+
+/** The runs service: its bus handlers, services, lease sweeper and repository, over the bus and data source it is given. */
+@Module({})
+export class RunsModule {
+  static register(deps: RunsModuleDeps): DynamicModule {
+    return {
+      module: RunsModule,
+      imports: [MessagingModule.forFeature({ queueGroup: RUNS_QUEUE_GROUP })],
+      providers: [
+        { provide: BUS, useValue: deps.bus },
+        { provide: DataSource, useValue: deps.dataSource },
+        { provide: RUNS_SETTINGS, useValue: { ...deps.settings } },
+        OutboxRelay,
+        TransactionalOutbox,
+        RunsRepository,
+        RunLifecycle,
+        RunsService,
+        RunsHandler,
+        LeasesService,
+        WorkersHandler,
+        LeaseSweeper,
+      ],
+    };
+  }
+}

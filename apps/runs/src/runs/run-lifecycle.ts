@@ -1,0 +1,68 @@
+import { Injectable } from '@nestjs/common';
+import { ACTIVE_RUN_STATUSES, RunStatusChanged, TERMINAL_RUN_STATUSES, type RunStatus } from '@runyard/contracts';
+import { newEvent, type OutboxEvents } from '@runyard/messaging';
+import type { EntityManager } from 'typeorm';
+import type { RunEntity } from './run.entity.js';
+import { runEventScope, toRunView } from './run.mapper.js';
+import { transition } from './run-state-machine.js';
+import { RunsRepository, type RunChanges } from './runs.repository.js';
+
+export interface CancelledBy {
+  principalId: string | null;
+  reason: string | null;
+}
+
+/**
+ * Applies status changes inside a caller's transaction: checks each against the state machine, writes
+ * it with optimistic concurrency, records its event in the outbox, and keeps the session queue
+ * moving. Callers hold the session queue lock (when the run is top-level in a session) and the run's
+ * row lock, in that order.
+ */
+@Injectable()
+export class RunLifecycle {
+  constructor(private readonly runs: RunsRepository) {}
+
+  /**
+   * Moves `run` to `to` with `changes`, updating `run` in place. When a top-level run gives up its
+   * session's slot, the next queued run takes it in the same transaction (unless `promote` is false:
+   * an interrupting run takes the slot itself).
+   */
+  async move(tx: EntityManager, events: OutboxEvents, run: RunEntity, to: RunStatus, changes: RunChanges = {}, promote = true): Promise<RunEntity> {
+    const { from } = transition(run, to);
+    const now = new Date();
+    const patch: RunChanges = { ...changes, status: to, updatedAt: now };
+    if (TERMINAL_RUN_STATUSES.has(to)) patch.finishedAt = now;
+    // Only a running or cancelling run has a live lease; the token stays, so stale holders stay fenced off.
+    if (to !== 'running' && to !== 'cancelling') patch.leaseExpiresAt = null;
+    await this.runs.applyChange(tx, run.tenantId, run.id, run.version, patch);
+    Object.assign(run, patch, { version: run.version + 1 });
+    events.add(newEvent(RunStatusChanged, runEventScope(run), { run: toRunView(run), from, to }));
+    if (promote && freesSessionSlot(run, from, to) && run.sessionId !== null) await this.promoteNext(tx, events, run.tenantId, run.sessionId);
+    return run;
+  }
+
+  /**
+   * Cancels `run` and, recursively, its unfinished sub-runs: a running run goes to cancelling (its
+   * worker stops it), any other non-terminal run straight to cancelled. Idempotent on a run already
+   * cancelling or cancelled; RUN_TERMINAL on one that ended otherwise.
+   */
+  async cancel(tx: EntityManager, events: OutboxEvents, run: RunEntity, by: CancelledBy, promote = true): Promise<RunEntity> {
+    if (run.status === 'cancelling' || run.status === 'cancelled') return run;
+    const to: RunStatus = run.status === 'running' ? 'cancelling' : 'cancelled';
+    await this.move(tx, events, run, to, { cancelReason: by.reason, cancelledBy: by.principalId }, promote);
+    for (const child of await this.runs.lockUnfinishedChildren(tx, run.tenantId, run.id)) {
+      await this.cancel(tx, events, child, { principalId: by.principalId, reason: `parent run ${run.id} cancelled` });
+    }
+    return run;
+  }
+
+  private async promoteNext(tx: EntityManager, events: OutboxEvents, tenantId: string, sessionId: string): Promise<void> {
+    const next = await this.runs.lockNextQueuedInSession(tx, tenantId, sessionId);
+    if (next !== null) await this.move(tx, events, next, 'pending');
+  }
+}
+
+/** A top-level run in a session leaving the active statuses frees the session's one slot. */
+function freesSessionSlot(run: RunEntity, from: RunStatus, to: RunStatus): boolean {
+  return run.parentRunId === null && ACTIVE_RUN_STATUSES.has(from) && !ACTIVE_RUN_STATUSES.has(to);
+}

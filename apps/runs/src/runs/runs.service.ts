@@ -1,0 +1,222 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  DomainError,
+  ErrorCode,
+  GetSession,
+  ownerFilter,
+  RUN_DEFAULT_MAX_ATTEMPTS,
+  RunCreated,
+  TERMINAL_RUN_STATUSES,
+  type CallerScope,
+  type CancelRunBody,
+  type CreateRunBody,
+  type InputItem,
+  type ListRunsQuery,
+  type Page,
+  type ReplyTarget,
+  type RunStatus,
+  type RunView,
+  type SessionView,
+} from '@runyard/contracts';
+import { BUS, newEvent, TransactionalOutbox, type Bus, type OutboxEvents } from '@runyard/messaging';
+import { decodeCursor, encodeCursor, parseTimestamp, rowsToFetch, toPage, toPlainJson } from '@runyard/persistence';
+import type { EntityManager } from 'typeorm';
+import { validate as isUuid, v7 as uuidv7 } from 'uuid';
+import { resolveRoute } from './route.js';
+import { runNotFound } from './run-errors.js';
+import type { RunEntity, StoredInputItem, StoredReplyTarget } from './run.entity.js';
+import { runEventScope, toRunView } from './run.mapper.js';
+import { RunLifecycle } from './run-lifecycle.js';
+import { RUNS_SETTINGS, type RunsSettings } from './runs-settings.js';
+import { RunsRepository, type RunListFilters } from './runs.repository.js';
+
+/** What principals do with runs: create, read, list and cancel, each within the caller's scope. */
+@Injectable()
+export class RunsService {
+  constructor(
+    private readonly runs: RunsRepository,
+    private readonly lifecycle: RunLifecycle,
+    private readonly outbox: TransactionalOutbox,
+    @Inject(BUS) private readonly bus: Bus,
+    @Inject(RUNS_SETTINGS) private readonly settings: RunsSettings,
+  ) {}
+
+  /**
+   * A top-level run in a session takes the session's slot (pending) when it is free; when it is
+   * busy the busy policy decides: `enqueue` (queued, FIFO), `reject` (SESSION_BUSY) or `interrupt`
+   * (the active run is cancelled and this one runs next). Sub-runs and runs outside a session are
+   * pending at once. The session (or parent) must be visible to the caller.
+   */
+  async create(scope: CallerScope, body: CreateRunBody): Promise<RunView> {
+    const parent = body.parent_run_id === undefined ? null : await this.visibleParent(scope, body.parent_run_id, body.session_id);
+    const sessionId = parent === null ? (body.session_id ?? null) : parent.sessionId;
+    // Asked before the transaction opens: the sessions service may share this database (standalone).
+    const session = sessionId === null ? null : await this.bus.request(GetSession, { scope, session_id: sessionId });
+    if (session !== null && session.status === 'archived') {
+      throw new DomainError(ErrorCode.SESSION_ARCHIVED, `session ${session.id} is archived`);
+    }
+    const run = this.newRun(scope, body, parent, session);
+
+    return this.outbox.run(async (tx, events) => {
+      if (parent !== null) await this.assertParentOpen(tx, parent);
+      else if (run.sessionId !== null) await this.takeSlotOrQueue(tx, events, scope, run, body);
+      await this.runs.insertRun(tx, run);
+      const positions = await this.runs.queuePositions(run.tenantId, [run], tx);
+      const view = toRunView(run, positions.get(run.id) ?? null);
+      events.add(newEvent(RunCreated, runEventScope(run), view));
+      return view;
+    });
+  }
+
+  async get(scope: CallerScope, runId: string): Promise<RunView> {
+    const run = await this.runs.findVisible(scope.tenant_id, ownerFilter(scope), runId);
+    if (run === null) throw runNotFound(runId);
+    const positions = await this.runs.queuePositions(run.tenantId, [run]);
+    return toRunView(run, positions.get(run.id) ?? null);
+  }
+
+  /** Newest first, keyset-paginated on the id. */
+  async list(scope: CallerScope, query: ListRunsQuery): Promise<Page<RunView>> {
+    const filters: RunListFilters = {
+      sessionId: query.session_id,
+      parentRunId: query.parent_run_id,
+      taskId: query.task_id,
+      jobId: query.job_id,
+      statuses: query.status === undefined ? undefined : (query.status.split(',') as RunStatus[]),
+      source: query.source,
+      createdAfter: query.created_after === undefined ? undefined : parseTimestamp('created_after', query.created_after),
+      createdBefore: query.created_before === undefined ? undefined : parseTimestamp('created_before', query.created_before),
+    };
+    const beforeId = query.cursor === undefined ? undefined : decodeRunCursor(query.cursor);
+    const rows = await this.runs.listVisible(scope.tenant_id, ownerFilter(scope), filters, { beforeId, take: rowsToFetch(query.limit) });
+    const positions = await this.runs.queuePositions(scope.tenant_id, rows);
+    return toPage(rows, query.limit, (run) => toRunView(run, positions.get(run.id) ?? null), (run) => encodeCursor({ id: run.id }));
+  }
+
+  /**
+   * Cancels the run and its unfinished sub-runs (see RunLifecycle.cancel); the session's next queued
+   * run moves up in the same transaction. Idempotent; RUN_TERMINAL on a run that ended otherwise.
+   */
+  cancel(scope: CallerScope, runId: string, body: CancelRunBody): Promise<RunView> {
+    return this.outbox.run(async (tx, events) => {
+      const seen = await this.runs.findVisible(scope.tenant_id, ownerFilter(scope), runId, tx);
+      if (seen === null) throw runNotFound(runId);
+      if (seen.parentRunId === null && seen.sessionId !== null) await this.runs.lockSessionQueue(tx, seen.tenantId, seen.sessionId);
+      const run = await this.runs.lockVisible(tx, scope.tenant_id, ownerFilter(scope), runId);
+      if (run === null) throw runNotFound(runId);
+      await this.lifecycle.cancel(tx, events, run, { principalId: scope.principal_id, reason: body.reason ?? null });
+      return toRunView(run);
+    });
+  }
+
+  private async visibleParent(scope: CallerScope, parentRunId: string, sessionId: string | undefined): Promise<RunEntity> {
+    const parent = await this.runs.findVisible(scope.tenant_id, ownerFilter(scope), parentRunId);
+    if (parent === null) throw runNotFound(parentRunId);
+    if (sessionId !== undefined && sessionId !== parent.sessionId) {
+      const message = 'a sub-run belongs to its parent run’s session';
+      throw new DomainError(ErrorCode.VALIDATION_FAILED, message, { errors: [{ field: 'body.session_id', message }] });
+    }
+    return parent;
+  }
+
+  /** A sub-run may start only under a parent that is still going (not ended, not being cancelled). */
+  private async assertParentOpen(tx: EntityManager, parent: RunEntity): Promise<void> {
+    const locked = await this.runs.lockInTenant(tx, parent.tenantId, parent.id);
+    if (locked === null) throw runNotFound(parent.id);
+    if (TERMINAL_RUN_STATUSES.has(locked.status)) throw new DomainError(ErrorCode.RUN_TERMINAL, `parent run ${parent.id} is ${locked.status}`);
+    if (locked.status === 'cancelling') throw new DomainError(ErrorCode.CONFLICT, `parent run ${parent.id} is being cancelled`);
+  }
+
+  /** Sets `run`'s status by the session's slot and the busy policy; holds the session queue lock from here to commit. */
+  private async takeSlotOrQueue(tx: EntityManager, events: OutboxEvents, scope: CallerScope, run: RunEntity, body: CreateRunBody): Promise<void> {
+    const sessionId = run.sessionId as string;
+    await this.runs.lockSessionQueue(tx, run.tenantId, sessionId);
+    const active = await this.runs.findActiveInSession(tx, run.tenantId, sessionId);
+    if (active === null) return;
+    const policy = body.busy_policy ?? 'enqueue';
+    switch (policy) {
+      case 'reject':
+        throw new DomainError(ErrorCode.SESSION_BUSY, `session ${sessionId} has an active run (${active.id})`);
+      case 'enqueue':
+        run.status = 'queued';
+        return;
+      case 'interrupt':
+        // The slot is not handed to the queue: this run takes it, now or once the worker has stopped.
+        await this.lifecycle.cancel(tx, events, active, { principalId: scope.principal_id, reason: `interrupted by run ${run.id}` }, false);
+        if (active.status === 'cancelling') {
+          run.status = 'queued';
+          run.jumpsQueue = true;
+        }
+        return;
+      default: {
+        const unknown: never = policy;
+        throw new Error(`unknown busy policy ${String(unknown)}`);
+      }
+    }
+  }
+
+  private newRun(scope: CallerScope, body: CreateRunBody, parent: RunEntity | null, session: SessionView | null): RunEntity {
+    const now = new Date();
+    const { route, routeSource } = resolveRoute(body.route, session?.route_policy ?? null, this.settings.defaultExecutor);
+    return {
+      id: uuidv7(),
+      tenantId: scope.tenant_id,
+      // Runs belong to whoever owns their session (or parent), so the owner's streams and lists show them.
+      ownerId: session?.owner_id ?? parent?.ownerId ?? scope.principal_id,
+      createdBy: scope.principal_id,
+      sessionId: session?.id ?? null,
+      parentRunId: parent?.id ?? null,
+      taskId: body.task_id ?? null,
+      jobId: body.job_id ?? null,
+      source: body.source ?? 'api',
+      status: 'pending',
+      jumpsQueue: false,
+      input: body.input ?? null,
+      inputItems: body.input_items === undefined ? null : body.input_items.map(toStoredInputItem),
+      route,
+      routeSource,
+      executor: route.executor,
+      replyTargets: (session?.reply_targets ?? []).map(toStoredReplyTarget),
+      metadata: toPlainJson(body.metadata ?? {}),
+      attempt: 0,
+      maxAttempts: body.max_attempts ?? RUN_DEFAULT_MAX_ATTEMPTS,
+      ttlSeconds: body.ttl_seconds ?? null,
+      expiresAt: body.ttl_seconds === undefined ? null : new Date(now.getTime() + body.ttl_seconds * 1000),
+      maxDurationSeconds: body.max_duration_seconds ?? null,
+      deadlineAt: null,
+      workerId: null,
+      leaseToken: 0,
+      leaseExpiresAt: null,
+      output: null,
+      failureClass: null,
+      failureMessage: null,
+      cancelReason: null,
+      cancelledBy: null,
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+      startedAt: null,
+      finishedAt: null,
+    };
+  }
+}
+
+function toStoredInputItem(item: InputItem): StoredInputItem {
+  const stored: StoredInputItem = { type: item.type };
+  for (const key of ['text', 'file_id', 'url', 'name', 'mime_type'] as const) {
+    if (item[key] !== undefined) stored[key] = item[key];
+  }
+  return stored;
+}
+
+function toStoredReplyTarget(target: ReplyTarget): StoredReplyTarget {
+  const stored: StoredReplyTarget = { channel: target.channel, address: target.address };
+  if (target.metadata !== undefined) stored.metadata = toPlainJson(target.metadata);
+  return stored;
+}
+
+function decodeRunCursor(cursor: string): string {
+  const { id } = decodeCursor<{ id: string }>(cursor, { id: 'string' });
+  if (!isUuid(id)) throw new DomainError(ErrorCode.INVALID_CURSOR, 'cursor is not one this API returned');
+  return id;
+}
