@@ -14,6 +14,8 @@ import { gatewayEntities } from '../gateway-entities.js';
 import { gatewayMigrations } from '../migrations/index.js';
 import { Public } from './auth.decorators.js';
 import { AuthGuard } from './auth.guard.js';
+import { GATEWAY_REDIS } from '../edge/tokens.js';
+import { AUTH_FAILURES_PER_WINDOW } from './auth-failure-limiter.js';
 import { IdentityModule } from './identity.module.js';
 import { SystemKeyService } from './system-key.service.js';
 
@@ -26,6 +28,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.FORBIDDEN]: 403,
   [ErrorCode.NOT_FOUND]: 404,
   [ErrorCode.VALIDATION_FAILED]: 400,
+  [ErrorCode.RATE_LIMITED]: 429,
 };
 
 @Catch()
@@ -64,7 +67,13 @@ beforeAll(async () => {
   await runMigrations(dataSource);
 
   @Global()
-  @Module({ providers: [{ provide: DataSource, useValue: dataSource }], exports: [DataSource] })
+  @Module({
+    providers: [
+      { provide: DataSource, useValue: dataSource },
+      { provide: GATEWAY_REDIS, useValue: null },
+    ],
+    exports: [DataSource, GATEWAY_REDIS],
+  })
   class DatabaseModule {}
   @Module({
     imports: [DatabaseModule, IdentityModule],
@@ -199,5 +208,23 @@ describe('identity over HTTP', () => {
     const tenantMe = await call('GET', '/v1/me', apiKey.key);
     expect(tenantMe.status).toBe(200);
     expect(tenantMe.body).toEqual({ principal: tenant.body.principal, tenant: tenant.body.tenant, role: 'admin', api_key: { id: apiKey.id, prefix: apiKey.prefix } });
+  });
+
+  // Last: it leaves this address blocked for the rest of the window.
+  it('refuses an address unheard once it has failed authentication too often, even with a valid key', async () => {
+    // Earlier tests in this file already spent part of this address's budget.
+    let unauthorised = 0;
+    let last = await call('GET', '/v1/me', 'ryk_guess_nope');
+    while (last.status === 401 && unauthorised <= AUTH_FAILURES_PER_WINDOW) {
+      unauthorised += 1;
+      last = await call('GET', '/v1/me', `ryk_guess${unauthorised}_nope`);
+    }
+    expect(last).toMatchObject({ status: 429, body: { code: 'rate_limited' } });
+    expect(unauthorised).toBeLessThanOrEqual(AUTH_FAILURES_PER_WINDOW);
+    const failuresRecorded = (await auditRows(`action = 'auth.failed'`, [])).length;
+    // Refused before any lookup, even with a valid key, and nothing more is audited.
+    expect((await call('GET', '/v1/me', systemKey)).status).toBe(429);
+    expect((await call('GET', '/v1/me', 'ryk_one_more_guess')).status).toBe(429);
+    expect((await auditRows(`action = 'auth.failed'`, [])).length).toBe(failuresRecorded);
   });
 });

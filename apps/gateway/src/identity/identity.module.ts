@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module.js';
 import { ApiKeyAuthService } from './api-key-auth.service.js';
+import { authFailureLimiterProvider } from './auth-failure-limiter.js';
 import { ApiKeysController } from './api-keys.controller.js';
 import { ApiKeysRepository } from './api-keys.repository.js';
 import { ApiKeysService } from './api-keys.service.js';
@@ -35,8 +36,9 @@ import { TenantsService } from './tenants.service.js';
     ApiKeysService,
     MeService,
     SystemKeyService,
+    authFailureLimiterProvider,
     AuthGuard,
   ],
-  exports: [AuthGuard, ApiKeyAuthService, SystemKeyService, AuditModule],
+  exports: [AuthGuard, ApiKeyAuthService, SystemKeyService, AuditModule, authFailureLimiterProvider.provide],
 })
 export class IdentityModule {}

@@ -15,6 +15,7 @@ import { ApiKeysService } from './api-keys.service.js';
 import { AuthGuard } from './auth.guard.js';
 import type { AuthenticatedCaller } from './caller.js';
 import type { Clock } from './clock.js';
+import { GATEWAY_REDIS } from '../edge/tokens.js';
 import { IdentityModule } from './identity.module.js';
 import { MeService } from './me.service.js';
 import { PrincipalsRepository } from './principals.repository.js';
@@ -313,7 +314,13 @@ describe('IdentityModule', () => {
     const dataSource = await gatewayDatabase();
 
     @Global()
-    @Module({ providers: [{ provide: DataSource, useValue: dataSource }], exports: [DataSource] })
+    @Module({
+      providers: [
+        { provide: DataSource, useValue: dataSource },
+        { provide: GATEWAY_REDIS, useValue: null },
+      ],
+      exports: [DataSource, GATEWAY_REDIS],
+    })
     class DatabaseModule {}
     @Module({ imports: [DatabaseModule, IdentityModule] })
     class AppModule {}
