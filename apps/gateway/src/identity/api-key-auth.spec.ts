@@ -77,6 +77,8 @@ describe('API key material', () => {
     const opaque = 'opaque-operator-token-0123456789abcdef';
     expect(isAcceptableApiKey(opaque)).toBe(true);
     expect(opaque).not.toContain(prefixForConfiguredKey(opaque).slice(4));
+    // Random, not derived from the key: nothing in logs narrows a guess.
+    expect(prefixForConfiguredKey(opaque)).not.toBe(prefixForConfiguredKey(opaque));
   });
 });
 

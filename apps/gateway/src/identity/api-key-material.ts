@@ -62,11 +62,13 @@ export function isAcceptableApiKey(key: string): boolean {
 }
 
 /**
- * The stored prefix of an operator-chosen key. A generated key shows its own leading characters; an
- * opaque one must not (they are part of the secret), so its prefix is derived from its hash instead.
+ * The stored prefix of an operator-chosen key. A Runyard-format key shows its own leading characters;
+ * an opaque one must not (they are part of the secret), and neither may anything derived from it (a
+ * hash fragment in logs would let a weak key be guessed offline), so it gets a random one. It is
+ * stored once: later activations of the same key find it by hash and keep it.
  */
 export function prefixForConfiguredKey(key: string): string {
-  return visiblePrefixOf(key) ?? `${API_KEY_MARKER}${hashApiKey(`prefix:${key}`).slice(0, PREFIX_RANDOM_LENGTH)}`;
+  return visiblePrefixOf(key) ?? `${API_KEY_MARKER}${randomPrefixChars()}`;
 }
 
 /** Constant-time comparison of two SHA-256 hex digests. */

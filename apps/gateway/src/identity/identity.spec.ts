@@ -138,7 +138,7 @@ describe('SystemKeyService', () => {
     expect(await identity.systemKeys.ensureSystemKey()).toEqual({});
     const caller = await identity.auth.authenticate(bearer(configured));
     expect(caller).toMatchObject({ kind: 'system', role: 'system' });
-    expect(caller.apiKeyPrefix).toMatch(/^ryk_[a-f0-9]{12}$/);
+    expect(caller.apiKeyPrefix).toMatch(/^ryk_[a-z0-9]{12}$/);
     expect(configured).not.toContain(caller.apiKeyPrefix.slice(4));
 
     const [stored] = await dataSource.query<Array<{ count: string }>>(`SELECT count(*) FROM api_keys WHERE tenant_id IS NULL`);
