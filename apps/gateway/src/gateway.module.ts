@@ -18,6 +18,8 @@ import { DtoValidationPipe } from './edge/validation.pipe.js';
 import { AuthGuard } from './identity/auth.guard.js';
 import { Public } from './identity/auth.decorators.js';
 import { IdentityModule } from './identity/identity.module.js';
+import { RunsController } from './runs/runs.controller.js';
+import { SessionRunsController } from './runs/session-runs.controller.js';
 import { MessagesController } from './sessions/messages.controller.js';
 import { SessionsController } from './sessions/sessions.controller.js';
 
@@ -29,7 +31,7 @@ export interface GatewayModuleOptions extends GatewayDependencies {
 }
 
 /**
- * The gateway: identity and audit (their own modules), the sessions API, health, and the edge that
+ * The gateway: identity and audit (their own modules), the sessions and runs APIs, health, and the edge that
  * wraps every route — in this order: AuthGuard, RateLimitGuard, interceptors (idempotency, audit),
  * validation pipe, handler; errors of any of them leave through the ProblemExceptionFilter.
  */
@@ -40,7 +42,7 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [GatewayDependenciesModule.forRoot(dependencies), HealthModule.forRoot(readinessChecks), IdentityModule, AuditModule],
-      controllers: [SessionsController, MessagesController],
+      controllers: [SessionsController, MessagesController, RunsController, SessionRunsController],
       providers: [
         ServiceClient,
         {

@@ -6,6 +6,7 @@ import { createGatewayApp, gatewayEntities, gatewayReadinessChecks, gatewayMigra
 import { InProcessBus } from '@runyard/messaging';
 import { createServiceDataSource, openEmbeddedPostgres, runMigrations } from '@runyard/persistence';
 import { createLogger } from '@runyard/runtime';
+import { createRunsApp, runsEntities, runsMigrations, RUNS_SCHEMA } from '@runyard/runs';
 import { createSessionsApp, sessionsEntities, sessionsMigrations, SESSIONS_SCHEMA } from '@runyard/sessions';
 import type { DataSource } from 'typeorm';
 
@@ -66,16 +67,23 @@ export async function startStandalone(options: StandaloneOptions): Promise<Runni
       entities: sessionsEntities,
       migrations: sessionsMigrations,
     });
+    const runsDb = createServiceDataSource({
+      schema: RUNS_SCHEMA,
+      target: { kind: 'embedded', pglite },
+      entities: runsEntities,
+      migrations: runsMigrations,
+    });
     const gatewayDb = createServiceDataSource({
       schema: GATEWAY_SCHEMA,
       target: { kind: 'embedded', pglite },
       entities: gatewayEntities,
       migrations: gatewayMigrations,
     });
-    dataSources.push(sessionsDb, gatewayDb);
+    dataSources.push(sessionsDb, runsDb, gatewayDb);
     for (const dataSource of dataSources) await runMigrations(dataSource);
 
     apps.push(await createSessionsApp({ bus, dataSource: sessionsDb, logger: createLogger('sessions', logLevel) }));
+    apps.push(await createRunsApp({ bus, dataSource: runsDb, logger: createLogger('runs', logLevel) }));
 
     const readinessChecks = gatewayReadinessChecks({ dataSource: gatewayDb, bus });
     const { app, generatedSystemKey } = await createGatewayApp({

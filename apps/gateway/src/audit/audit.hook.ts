@@ -12,16 +12,19 @@ function fallbackAction(request: FastifyRequest): string {
 }
 
 /**
- * Records every mutating request once its response is sent (outcome from the status code), so the
- * audit trail covers refused requests too: 400s, 403s, 404s, 429s. Reads are not audited. A request
- * some component already recorded (the AuthGuard's `auth.failed`) is skipped.
+ * Records every mutating request with its outcome (from the status code), so the audit trail covers
+ * refused requests too: 400s, 403s, 404s, 429s. Reads are not audited. A request some component
+ * already recorded (the AuthGuard's `auth.failed`) is skipped.
  *
- * The hook runs after the response is sent, so the client never waits for it; a failed insert is
- * logged, never thrown (there is no response left to fail).
+ * It runs as the response is about to be sent and the response waits for the audit row to commit
+ * (group commit keeps that to one INSERT for many requests): once a client has its answer, the audit
+ * trail has the request, even if the gateway dies the next moment. A failed insert is logged, and the
+ * answer still goes out — the change it describes has already happened.
  */
 export function registerAuditHook(fastify: FastifyInstance, audit: AuditService): void {
-  fastify.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!MUTATING_METHODS.has(request.method) || request.audit?.recorded) return;
+  fastify.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    if (!MUTATING_METHODS.has(request.method) || request.audit?.recorded) return payload;
+    (request.audit ??= {}).recorded = true;
     const caller = request.caller;
     const context = request.audit ?? {};
     const statusCode = reply.statusCode;
@@ -42,5 +45,6 @@ export function registerAuditHook(fastify: FastifyInstance, audit: AuditService)
     } catch (error) {
       request.log.error({ err: error, request_id: request.id }, 'audit event could not be recorded');
     }
+    return payload;
   });
 }

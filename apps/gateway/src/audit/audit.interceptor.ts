@@ -13,7 +13,7 @@ function idOf(value: unknown): string | undefined {
 
 /**
  * Hands a handler's `@Audited` action and target type to the audit hook (which runs in Fastify's
- * onResponse, where Nest's handler metadata is out of reach), and the affected resource id: the route
+ * onSend, where Nest's handler metadata is out of reach), and the affected resource id: the route
  * param `id` up front (so a refused attempt still names its target), replaced on success by the
  * response's `id` — or, for responses that wrap the resource, `<targetType>.id` (e.g. the tenant of
  * `POST /v1/tenants`).

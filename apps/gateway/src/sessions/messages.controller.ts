@@ -4,9 +4,9 @@ import { AppendMessage, AppendMessageBody, ChatMessageView, ListMessages, ListMe
 import { Audited } from '../audit/audited.decorator.js';
 import { RequestId } from '../edge/request-id.decorator.js';
 import { ServiceClient } from '../edge/service-client.js';
+import { SessionIdPipe } from '../edge/uuid-param.pipe.js';
 import { Caller, toCallerScope, type AuthenticatedCaller } from '../identity/caller.js';
 import { ChatMessagePageView } from './pages.dto.js';
-import { SessionIdPipe } from './session-id.pipe.js';
 
 const SESSION_ID = { name: 'id', format: 'uuid', description: 'Session id; unknown, foreign and malformed ids answer 404.' };
 

@@ -4,6 +4,7 @@ import { createGatewayApp, gatewayEntities, gatewayReadinessChecks, gatewayMigra
 import { NatsBus, type Bus } from '@runyard/messaging';
 import { createServiceDataSource, runMigrations } from '@runyard/persistence';
 import { createLogger } from '@runyard/runtime';
+import { createRunsApp, runsEntities, runsMigrations, RUNS_SCHEMA } from '@runyard/runs';
 import { deleteNatsStream } from '@runyard/testing';
 import { createSessionsApp, sessionsEntities, sessionsMigrations, SESSIONS_SCHEMA } from '@runyard/sessions';
 import { Redis } from 'ioredis';
@@ -16,6 +17,7 @@ export interface DistributedOptions {
   /** NATS subject namespace isolating this deployment from others on the same server. */
   namespace: string;
   sessionsReplicas?: number;
+  runsReplicas?: number;
   gateway?: Partial<GatewaySettings>;
 }
 
@@ -26,7 +28,7 @@ export interface BootedDistributed {
 }
 
 /**
- * Distributed mode inside one test process: the gateway and N sessions replicas, each with its own
+ * Distributed mode inside one test process: the gateway, N sessions and M runs replicas, each with its own
  * NATS connection and database pool, exactly as separate processes would have (the processes
  * themselves are exercised by the benchmark and docker-compose).
  */
@@ -60,6 +62,12 @@ export async function bootDistributed(options: DistributedOptions): Promise<Boot
       const bus = await connect(`sessions-${i}`);
       const db = await dataSource(SESSIONS_SCHEMA, sessionsEntities, sessionsMigrations);
       const app: INestApplicationContext = await createSessionsApp({ bus, dataSource: db, logger });
+      closers.push(() => app.close());
+    }
+    for (let i = 0; i < (options.runsReplicas ?? 2); i++) {
+      const bus = await connect(`runs-${i}`);
+      const db = await dataSource(RUNS_SCHEMA, runsEntities, runsMigrations);
+      const app: INestApplicationContext = await createRunsApp({ bus, dataSource: db, logger });
       closers.push(() => app.close());
     }
     const bus = await connect('gateway');

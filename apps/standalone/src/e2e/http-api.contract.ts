@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { expectEventually } from '@runyard/testing';
+import { v7 as uuidv7 } from 'uuid';
 import { ApiClient, type ApiResponse } from './http-client.js';
 
 /**
  * The HTTP-level suite every run mode must pass (standalone: PGlite + in-process bus; distributed:
- * PostgreSQL + NATS + Redis with two sessions replicas). It talks only HTTP, as a user would.
+ * PostgreSQL + NATS + Redis with two replicas each of sessions and runs). It talks only HTTP, as a user would.
  */
 export interface BootedRunyard {
   url: string;
@@ -33,6 +35,16 @@ interface SessionBody extends Json {
 interface PageBody<T> {
   data: T[];
   next_cursor: string | null;
+}
+interface RunBody extends Json {
+  id: string;
+  tenant_id: string;
+  owner_id: string;
+  session_id: string | null;
+  status: string;
+  queue_position: number | null;
+  route: Json;
+  route_source: string;
 }
 
 function expectProblem(response: ApiResponse, status: number, code: string): void {
@@ -376,6 +388,158 @@ export function describeHttpApi(mode: string, boot: () => Promise<BootedRunyard>
         const b = await globex.admin.post<SessionBody>('/v1/sessions', { title: 'b' }, headers);
         expect([a.status, b.status]).toEqual([201, 201]);
         expect(a.body.id).not.toBe(b.body.id);
+      });
+    });
+
+    describe('runs', () => {
+      async function createRun(client: ApiClient, body: Json, headers?: Record<string, string>): Promise<RunBody> {
+        const response = await client.post<RunBody>('/v1/runs', body, headers);
+        expect(response.status).toBe(201);
+        return response.body;
+      }
+
+      it('serves the runs routes in the OpenAPI document', async () => {
+        const openapi = await anonymous.get<{ paths: Json }>('/v1/openapi.json');
+        expect(Object.keys(openapi.body.paths)).toEqual(expect.arrayContaining(['/v1/runs', '/v1/runs/{id}', '/v1/runs/{id}/cancel', '/v1/sessions/{id}/runs']));
+      });
+
+      it('queues runs per session, filters lists, cancels idempotently and promotes the next queued run', async () => {
+        const session = await createSession(acme.admin, { title: 'runs', route_policy: { provider: 'anthropic', model: 'claude-sonnet-4' } });
+        const first = await createRun(acme.admin, { session_id: session.id, input: 'first' });
+        expect(first).toMatchObject({
+          tenant_id: acme.tenantId,
+          owner_id: acme.adminId,
+          session_id: session.id,
+          source: 'api',
+          status: 'pending',
+          queue_position: null,
+          input: 'first',
+          route: { provider: 'anthropic', model: 'claude-sonnet-4', executor: 'echo' },
+          route_source: 'session',
+        });
+        expect(first.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/);
+        const second = await createRun(acme.admin, { session_id: session.id, input: 'second' });
+        expect(second).toMatchObject({ status: 'queued', queue_position: 1 });
+        expectProblem(await acme.admin.post('/v1/runs', { session_id: session.id, input: 'third', busy_policy: 'reject' }), 409, 'session_busy');
+
+        expect((await acme.admin.get<RunBody>(`/v1/runs/${first.id}`)).body).toEqual(first);
+        expect((await acme.admin.get<RunBody>(`/v1/runs/${second.id}`)).body).toEqual(second);
+        const inSession = await acme.admin.get<PageBody<RunBody>>(`/v1/runs?session_id=${session.id}`);
+        expect(inSession.status).toBe(200);
+        expect(inSession.body.data.map((r) => r.id)).toEqual([second.id, first.id]);
+        const queued = await acme.admin.get<PageBody<RunBody>>(`/v1/runs?session_id=${session.id}&status=queued`);
+        expect(queued.body.data.map((r) => r.id)).toEqual([second.id]);
+        const nested = await acme.admin.get<PageBody<RunBody>>(`/v1/sessions/${session.id}/runs`);
+        expect(nested.status).toBe(200);
+        expect(nested.body.data.map((r) => r.id)).toEqual([second.id, first.id]);
+        const nestedPending = await acme.admin.get<PageBody<RunBody>>(`/v1/sessions/${session.id}/runs?status=pending`);
+        expect(nestedPending.body.data.map((r) => r.id)).toEqual([first.id]);
+        expectProblem(await acme.admin.get(`/v1/sessions/${session.id}/runs?status=sleeping`), 400, 'validation_failed');
+        expectProblem(await acme.admin.get(`/v1/sessions/${session.id}/runs?session_id=${session.id}`), 400, 'validation_failed');
+
+        const cancelled = await acme.admin.post<RunBody>(`/v1/runs/${first.id}/cancel`, { reason: 'changed my mind' });
+        expect(cancelled.status).toBe(200);
+        expect(cancelled.body).toMatchObject({ id: first.id, status: 'cancelled', cancel_reason: 'changed my mind', cancelled_by: acme.adminId });
+        expect((await acme.admin.get<RunBody>(`/v1/runs/${second.id}`)).body).toMatchObject({ status: 'pending', queue_position: null });
+        const again = await acme.admin.post<RunBody>(`/v1/runs/${first.id}/cancel`, {});
+        expect(again.status).toBe(200);
+        expect(again.body).toMatchObject({ id: first.id, status: 'cancelled', finished_at: cancelled.body.finished_at });
+        expect((await acme.admin.get<PageBody<RunBody>>(`/v1/runs?session_id=${session.id}&status=queued`)).body.data).toEqual([]);
+      });
+
+      it('routes a run without a session by the deployment default', async () => {
+        const run = await createRun(acme.admin, { input: 'on its own' });
+        expect(run).toMatchObject({ session_id: null, status: 'pending', queue_position: null, route: { executor: 'echo' }, route_source: 'default' });
+        expect(run.route).toEqual({ executor: 'echo' });
+      });
+
+      it('refuses bad bodies and queries with 400, creating nothing', async () => {
+        const session = await createSession(acme.admin, { title: 'bad runs' });
+        const unknown = await acme.admin.post<{ errors: { field: string }[] }>('/v1/runs', { session_id: session.id, input: 'x', colour: 'red' });
+        expectProblem(unknown, 400, 'validation_failed');
+        expect(unknown.body.errors.map((e) => e.field)).toContain('colour');
+        const attempts = await acme.admin.post<{ errors: { field: string }[] }>('/v1/runs', { session_id: session.id, input: 'x', max_attempts: 0 });
+        expectProblem(attempts, 400, 'validation_failed');
+        expect(attempts.body.errors.map((e) => e.field)).toContain('max_attempts');
+        expectProblem(await acme.admin.post(`/v1/runs/${uuidv7()}/cancel`, { reason: 'x', extra: true }), 400, 'validation_failed');
+        expectProblem(await acme.admin.get('/v1/runs?status=sleeping'), 400, 'validation_failed');
+        expectProblem(await acme.admin.get('/v1/runs?cursor=not-a-cursor'), 400, 'invalid_cursor');
+        expect((await acme.admin.get<PageBody<RunBody>>(`/v1/sessions/${session.id}/runs`)).body.data).toEqual([]);
+      });
+
+      it('answers 404 for unknown and malformed run ids', async () => {
+        expectProblem(await acme.admin.get(`/v1/runs/${uuidv7()}`), 404, 'not_found');
+        expectProblem(await acme.admin.get('/v1/runs/not-a-uuid'), 404, 'not_found');
+        expectProblem(await acme.admin.post('/v1/runs/not-a-uuid/cancel', {}), 404, 'not_found');
+        expectProblem(await acme.admin.get('/v1/sessions/not-a-uuid/runs'), 404, 'not_found');
+        expectProblem(await acme.admin.get(`/v1/sessions/${uuidv7()}/runs`), 404, 'not_found');
+        expectProblem(await acme.admin.post('/v1/runs', { session_id: uuidv7(), input: 'x' }), 404, 'not_found');
+      });
+
+      it('answers 404 for another tenant’s runs on every endpoint and changes nothing', async () => {
+        const session = await createSession(acme.admin, { title: 'acme runs' });
+        const run = await createRun(acme.admin, { session_id: session.id, input: 'acme only' });
+        const attempts: ApiResponse[] = [
+          await globex.admin.get(`/v1/runs/${run.id}`),
+          await globex.admin.post(`/v1/runs/${run.id}/cancel`, {}),
+          await globex.admin.get(`/v1/sessions/${session.id}/runs`),
+          await globex.admin.post('/v1/runs', { session_id: session.id, input: 'intrude' }),
+          await globex.admin.post('/v1/runs', { parent_run_id: run.id, input: 'intrude' }),
+        ];
+        for (const attempt of attempts) expectProblem(attempt, 404, 'not_found');
+        expect((await globex.admin.get<PageBody<RunBody>>('/v1/runs?limit=200')).body.data.map((r) => r.id)).not.toContain(run.id);
+        expect((await globex.admin.get<PageBody<RunBody>>(`/v1/runs?session_id=${session.id}`)).body.data).toEqual([]);
+        expect((await acme.admin.get<RunBody>(`/v1/runs/${run.id}`)).body).toEqual(run);
+        expect((await acme.admin.get<PageBody<RunBody>>(`/v1/sessions/${session.id}/runs`)).body.data.map((r) => r.id)).toEqual([run.id]);
+      });
+
+      it('shows a member only the runs of its own sessions', async () => {
+        const member = await createPrincipalWithKey(acme, 'member', 'Runner');
+        const adminSession = await createSession(acme.admin, { title: 'admin runs' });
+        const adminRun = await createRun(acme.admin, { session_id: adminSession.id, input: 'admin' });
+        const ownSession = await createSession(member.client, { title: 'member runs' });
+        const ownRun = await createRun(member.client, { session_id: ownSession.id, input: 'mine' });
+        expect(ownRun.owner_id).toBe(member.id);
+        expectProblem(await member.client.get(`/v1/runs/${adminRun.id}`), 404, 'not_found');
+        expectProblem(await member.client.post(`/v1/runs/${adminRun.id}/cancel`, {}), 404, 'not_found');
+        expectProblem(await member.client.get(`/v1/sessions/${adminSession.id}/runs`), 404, 'not_found');
+        expectProblem(await member.client.post('/v1/runs', { session_id: adminSession.id, input: 'x' }), 404, 'not_found');
+        expect((await member.client.get<PageBody<RunBody>>('/v1/runs?limit=200')).body.data.map((r) => r.id)).toEqual([ownRun.id]);
+        expect((await member.client.get<PageBody<RunBody>>(`/v1/runs?session_id=${adminSession.id}`)).body.data).toEqual([]);
+        expect((await member.client.get<PageBody<RunBody>>(`/v1/sessions/${ownSession.id}/runs`)).body.data.map((r) => r.id)).toEqual([ownRun.id]);
+        const adminView = await acme.admin.get<PageBody<RunBody>>('/v1/runs?limit=200');
+        expect(adminView.body.data.map((r) => r.id)).toEqual(expect.arrayContaining([adminRun.id, ownRun.id]));
+        expect((await acme.admin.get<RunBody>(`/v1/runs/${adminRun.id}`)).body.status).toBe('pending');
+      });
+
+      it('replays a retried create with the same Idempotency-Key', async () => {
+        const headers = { 'idempotency-key': `run-${Date.now()}` };
+        const first = await acme.admin.post<RunBody>('/v1/runs', { input: 'once' }, headers);
+        const retry = await acme.admin.post<RunBody>('/v1/runs', { input: 'once' }, headers);
+        expect([first.status, retry.status]).toEqual([201, 201]);
+        expect(retry.body).toEqual(first.body);
+        expect(retry.headers.get('idempotent-replayed')).toBe('true');
+        const since = new Date(new Date(first.body.created_at as string).getTime() - 1).toISOString();
+        const listed = await acme.admin.get<PageBody<RunBody>>(`/v1/runs?created_after=${since}&limit=200`);
+        expect(listed.body.data.filter((r) => r.input === 'once').map((r) => r.id)).toEqual([first.body.id]);
+      });
+
+      it('records run.create and run.cancel in the audit trail with the run as target', async () => {
+        const created = await acme.admin.post<RunBody>('/v1/runs', { input: 'audited' }, { 'x-request-id': `run-audit-${Date.now()}` });
+        expect(created.status).toBe(201);
+        const cancelled = await acme.admin.post<RunBody>(`/v1/runs/${created.body.id}/cancel`, {});
+        expect(cancelled.status).toBe(200);
+        // The audit hook writes after the response has gone out.
+        await expectEventually(async () => {
+          const events = await acme.admin.get<PageBody<Json>>('/v1/audit-events?action=run.create&limit=200');
+          const event = events.body.data.find((e) => e.request_id === created.headers.get('x-request-id'));
+          expect(event).toMatchObject({ actor_id: acme.adminId, action: 'run.create', target_type: 'run', target_id: created.body.id, outcome: 'success' });
+        });
+        await expectEventually(async () => {
+          const events = await acme.admin.get<PageBody<Json>>('/v1/audit-events?action=run.cancel&limit=200');
+          const event = events.body.data.find((e) => e.request_id === cancelled.headers.get('x-request-id'));
+          expect(event).toMatchObject({ actor_id: acme.adminId, action: 'run.cancel', target_type: 'run', target_id: created.body.id, outcome: 'success' });
+        });
       });
     });
 
