@@ -153,7 +153,11 @@ export class RunsRepository {
    * so concurrent claims never get the same run. Across tenants: one worker pool serves them all.
    */
   lockOldestPending(tx: EntityManager, executors: string[] | undefined): Promise<RunEntity | null> {
-    const query = tx.createQueryBuilder(RunEntity, 'r').where('r.status = :pending', { pending: 'pending' });
+    // A run past its TTL is the sweeper's to expire, never a worker's to start.
+    const query = tx
+      .createQueryBuilder(RunEntity, 'r')
+      .where('r.status = :pending', { pending: 'pending' })
+      .andWhere('(r.expires_at IS NULL OR r.expires_at > now())');
     if (executors !== undefined) query.andWhere('r.executor IN (:...executors)', { executors });
     return query.orderBy('r.id', 'ASC').limit(1).setLock('pessimistic_write').setOnLocked('skip_locked').getOne();
   }

@@ -461,6 +461,9 @@ export function describeHttpApi(mode: string, boot: () => Promise<BootedRunyard>
         const attempts = await acme.admin.post<{ errors: { field: string }[] }>('/v1/runs', { session_id: session.id, input: 'x', max_attempts: 0 });
         expectProblem(attempts, 400, 'validation_failed');
         expect(attempts.body.errors.map((e) => e.field)).toContain('max_attempts');
+        for (const body of [{ ttl_seconds: null }, { input_items: null }, { parent_run_id: null }, { route: [] }]) {
+          expectProblem(await acme.admin.post('/v1/runs', { session_id: session.id, input: 'x', ...body }), 400, 'validation_failed');
+        }
         expectProblem(await acme.admin.post(`/v1/runs/${uuidv7()}/cancel`, { reason: 'x', extra: true }), 400, 'validation_failed');
         expectProblem(await acme.admin.get('/v1/runs?status=sleeping'), 400, 'validation_failed');
         expectProblem(await acme.admin.get('/v1/runs?cursor=not-a-cursor'), 400, 'invalid_cursor');

@@ -50,3 +50,24 @@ export function IsExclusiveWith(other: string, options?: ValidationOptions): Pro
 export function IsOptionalNotNull(options?: ValidationOptions): PropertyDecorator {
   return ValidateIf((_object: object, value: unknown) => value !== undefined, options);
 }
+
+/** At most `maxBytes` when serialised as JSON (for values whose parts are each bounded, but not their sum). */
+export function MaxJsonBytes(maxBytes: number, options?: ValidationOptions): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) => {
+    registerDecorator({
+      name: 'maxJsonBytes',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      constraints: [maxBytes],
+      options,
+      validator: {
+        validate(value: unknown): boolean {
+          return value === undefined || Buffer.byteLength(JSON.stringify(value), 'utf8') <= maxBytes;
+        },
+        defaultMessage(args: ValidationArguments): string {
+          return `${args.property} must be at most ${String(args.constraints[0])} bytes as JSON`;
+        },
+      },
+    });
+  };
+}

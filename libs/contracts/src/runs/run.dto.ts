@@ -6,7 +6,7 @@ import {
   IsArray,
   IsIn,
   IsInt,
-  IsISO8601,
+  IsObject,
   IsOptional,
   IsString,
   IsUUID,
@@ -17,8 +17,8 @@ import {
   MinLength,
   ValidateNested,
 } from 'class-validator';
-import { PageQuery } from '../common/pagination.js';
-import { IsExclusiveWith, IsJsonObject } from '../common/validators.js';
+import { CreatedRangePageQuery } from '../common/pagination.js';
+import { IsExclusiveWith, IsJsonObject, IsOptionalNotNull, MaxJsonBytes } from '../common/validators.js';
 import { InputItem, MESSAGE_TEXT_MAX } from '../sessions/chat-message.dto.js';
 import { ReplyTarget, RoutePolicy } from '../sessions/session.dto.js';
 
@@ -60,92 +60,100 @@ export const RUN_MAX_ATTEMPTS_LIMIT = 10;
 export const RUN_DEFAULT_MAX_ATTEMPTS = 3;
 const RUN_METADATA_MAX_BYTES = 16 * 1024;
 export const RUN_OUTPUT_MAX_BYTES = 256 * 1024;
+/**
+ * Input and output both travel in every status-change event, which must stay below the outbox's
+ * event limit (900 KiB); bounding each keeps every event of a run publishable.
+ */
+export const RUN_INPUT_MAX_BYTES = 256 * 1024;
 /** `status=pending,running`: one or more statuses separated by commas. */
 const STATUS_LIST = new RegExp(`^(${RUN_STATUSES.join('|')})(,(${RUN_STATUSES.join('|')}))*$`);
 
 /** A new run: in a session (top-level), under a parent run (sub-run), or on its own. Input is text or parts, not both. */
 export class CreateRunBody {
   @ApiPropertyOptional({ format: 'uuid', description: 'The session the run belongs to; a sub-run inherits its parent’s.' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsUUID()
   session_id?: string;
 
   @ApiPropertyOptional({ format: 'uuid', description: 'Makes this a sub-run of that run; sub-runs do not take the session slot.' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsUUID()
   parent_run_id?: string;
 
   @ApiPropertyOptional({ format: 'uuid' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsUUID()
   task_id?: string;
 
   @ApiPropertyOptional({ format: 'uuid' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsUUID()
   job_id?: string;
 
   @ApiPropertyOptional({ description: 'Plain text input; give this or input_items.' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsExclusiveWith('input_items')
   @IsString()
   @MinLength(1)
   @MaxLength(MESSAGE_TEXT_MAX)
+  @MaxJsonBytes(RUN_INPUT_MAX_BYTES)
   input?: string;
 
   @ApiPropertyOptional({ type: () => [InputItem] })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(100)
+  @MaxJsonBytes(RUN_INPUT_MAX_BYTES)
   @ValidateNested({ each: true })
   @Type(() => InputItem)
   input_items?: InputItem[];
 
   @ApiPropertyOptional({ enum: RUN_SOURCES, default: 'api' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsIn(RUN_SOURCES)
   source?: RunSource;
 
   @ApiPropertyOptional({ enum: BUSY_POLICIES, default: 'enqueue' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsIn(BUSY_POLICIES)
   busy_policy?: BusyPolicy;
 
   @ApiPropertyOptional({ type: () => RoutePolicy, description: 'Overrides the session’s route policy and the deployment default.' })
-  @IsOptional()
+  @IsOptionalNotNull()
+  @IsObject()
   @ValidateNested()
   @Type(() => RoutePolicy)
   route?: RoutePolicy;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsJsonObject(RUN_METADATA_MAX_BYTES)
   metadata?: Record<string, unknown>;
 
   @ApiPropertyOptional({ minimum: 1, maximum: RUN_MAX_ATTEMPTS_LIMIT, default: RUN_DEFAULT_MAX_ATTEMPTS })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsInt()
   @Min(1)
   @Max(RUN_MAX_ATTEMPTS_LIMIT)
   max_attempts?: number;
 
   @ApiPropertyOptional({ minimum: 1, description: 'A run still queued or pending this long after creation expires.' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsInt()
   @Min(1)
   @Max(30 * 24 * 3600)
   ttl_seconds?: number;
 
   @ApiPropertyOptional({ minimum: 1, description: 'Longest a run may run in total before it fails with `timeout`.' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsInt()
   @Min(1)
   @Max(7 * 24 * 3600)
   max_duration_seconds?: number;
 }
 
-export class ListRunsQuery extends PageQuery {
+export class ListRunsQuery extends CreatedRangePageQuery {
   @ApiPropertyOptional({ format: 'uuid' })
   @IsOptional()
   @IsUUID()
@@ -176,16 +184,6 @@ export class ListRunsQuery extends PageQuery {
   @IsOptional()
   @IsIn(RUN_SOURCES)
   source?: RunSource;
-
-  @ApiPropertyOptional({ format: 'date-time' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  created_after?: string;
-
-  @ApiPropertyOptional({ format: 'date-time' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  created_before?: string;
 }
 
 export class CancelRunBody {

@@ -4,7 +4,6 @@ import {
   ArrayMaxSize,
   IsArray,
   IsIn,
-  IsISO8601,
   IsObject,
   IsOptional,
   IsString,
@@ -14,7 +13,7 @@ import {
   MinLength,
   ValidateNested,
 } from 'class-validator';
-import { PageQuery } from '../common/pagination.js';
+import { CreatedRangePageQuery } from '../common/pagination.js';
 import { IsJsonObject, IsOptionalNotNull } from '../common/validators.js';
 
 export const SESSION_STATUSES = ['active', 'archived'] as const;
@@ -130,7 +129,7 @@ export class UpdateSessionBody {
   reply_targets?: ReplyTarget[];
 }
 
-export class ListSessionsQuery extends PageQuery {
+export class ListSessionsQuery extends CreatedRangePageQuery {
   @ApiPropertyOptional({ format: 'uuid' })
   @IsOptional()
   @IsUUID()
@@ -140,16 +139,6 @@ export class ListSessionsQuery extends PageQuery {
   @IsOptional()
   @IsIn(SESSION_STATUSES)
   status?: SessionStatus;
-
-  @ApiPropertyOptional({ format: 'date-time' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  created_after?: string;
-
-  @ApiPropertyOptional({ format: 'date-time' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  created_before?: string;
 }
 
 export class SessionView {
