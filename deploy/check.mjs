@@ -20,6 +20,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const APPS = {
   gateway: { port: 8080, secrets: ['DATABASE_URL', 'REDIS_URL', 'RUNYARD_BOOTSTRAP_API_KEY'] },
   sessions: { port: 8081, secrets: ['DATABASE_URL'] },
+  runs: { port: 8082, secrets: ['DATABASE_URL'] },
 };
 const SHARED_ENV = ['DATABASE_URL', 'NATS_URL', 'LOG_LEVEL', 'PORT'];
 const KUSTOMIZE_ROOTS = ['deploy/kubernetes/base', 'deploy/kubernetes/migrations'];
