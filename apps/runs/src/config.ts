@@ -32,6 +32,13 @@ export class RunsEnv extends RunsDatabaseEnv {
   @Max(600_000)
   LEASE_SWEEP_INTERVAL_MS = 1000;
 
+  /** How long a worker has to stop a cancelled run before the run is cancelled without it. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1000)
+  @Max(3_600_000)
+  CANCEL_GRACE_MS = 30_000;
+
   /** Executor of runs whose run and session give none (the deployment default route). */
   @IsString()
   @MaxLength(100)

@@ -19,6 +19,8 @@ export interface RunsFixture {
 
 /** Sweeps often, so lease and TTL expiry show up within a test's polling. */
 export const FIXTURE_SWEEP_INTERVAL_MS = 50;
+/** Long enough for tests to see `cancelling`, short enough to watch the sweeper end it. */
+export const FIXTURE_CANCEL_GRACE_MS = 1000;
 
 /**
  * The runs service on standalone pieces (embedded Postgres + in-process bus) next to the real
@@ -36,7 +38,7 @@ export async function startRunsFixture(): Promise<RunsFixture> {
   const sessions: INestApplicationContext = await createSessionsApp({ bus, dataSource: sessionsDataSource, logger });
   const runs: INestApplicationContext = await createRunsApp(
     { bus, dataSource, logger },
-    { settings: { defaultExecutor: 'echo', leaseSweepIntervalMs: FIXTURE_SWEEP_INTERVAL_MS } },
+    { settings: { defaultExecutor: 'echo', leaseSweepIntervalMs: FIXTURE_SWEEP_INTERVAL_MS, cancelGraceMs: FIXTURE_CANCEL_GRACE_MS } },
   );
   const events: EventEnvelope[] = [];
   const consumer: Registration = await bus.consume({

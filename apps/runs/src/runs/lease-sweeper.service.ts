@@ -18,7 +18,8 @@ export interface SweepResult {
 /**
  * Recovers what nobody will finish: a run whose worker stopped renewing its lease goes back to
  * pending (attempts left) or fails as `crashed`, and a cancelling one is cancelled; queued or pending
- * runs past their TTL expire; running runs past their max duration fail as `timeout`. Every change
+ * runs past their TTL expire; running runs past their max duration fail as `timeout`, and cancelling
+ * runs whose worker did not stop them within the grace period are cancelled. Every change
  * goes through RunLifecycle, so the session's queue moves on in the same transaction. Every replica
  * sweeps; each run is re-checked under its row lock, so two sweepers never apply the same change.
  */
@@ -112,7 +113,9 @@ function expireTtl(run: RunEntity, now: Date): Decision {
   return { to: 'expired', changes: {} };
 }
 
+/** Past its deadline: a running run fails as `timeout`; a cancelling one (grace over) is cancelled. */
 function timeOut(run: RunEntity, now: Date): Decision {
-  if (run.status !== 'running' || run.deadlineAt === null || run.deadlineAt > now) return null;
+  if ((run.status !== 'running' && run.status !== 'cancelling') || run.deadlineAt === null || run.deadlineAt > now) return null;
+  if (run.status === 'cancelling') return { to: 'cancelled', changes: {} };
   return { to: 'failed', changes: { failureClass: 'timeout', failureMessage: `the run exceeded its max duration of ${run.maxDurationSeconds ?? 0} s` } };
 }

@@ -186,6 +186,17 @@ describe('recovery from crashed workers', () => {
     await expectEventually(() => expect(get(admin, run.id)).resolves.toMatchObject({ status: 'cancelled' }), { timeoutMs: 5000 });
   });
 
+  it('cancels a run whose worker keeps its lease but ignores the cancel, once the grace period is over', async () => {
+    const { admin } = newTenant();
+    const executor = uniqueExecutor();
+    const run = await create(admin, { route: { executor } });
+    const claimed = await claimOne(executor, 60_000);
+    expect((await bus.request(CancelRun, { scope: admin, run_id: run.id, body: {} })).status).toBe('cancelling');
+    expect((await bus.request(RenewLease, { ...lease(claimed), lease_ttl_ms: 60_000 })).cancel_requested).toBe(true);
+    await expectEventually(() => expect(get(admin, run.id)).resolves.toMatchObject({ status: 'cancelled' }), { timeoutMs: 10_000 });
+    await expect(bus.request(RenewLease, { ...lease(claimed), lease_ttl_ms: 60_000 })).rejects.toMatchObject({ code: ErrorCode.RUN_TERMINAL });
+  });
+
   it('fails a run that runs past its max duration with timeout', async () => {
     const { admin } = newTenant();
     const executor = uniqueExecutor();

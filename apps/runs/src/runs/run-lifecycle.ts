@@ -1,10 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { ACTIVE_RUN_STATUSES, RunStatusChanged, TERMINAL_RUN_STATUSES, type RunStatus } from '@runyard/contracts';
 import { newEvent, type OutboxEvents } from '@runyard/messaging';
 import type { EntityManager } from 'typeorm';
 import type { RunEntity } from './run.entity.js';
 import { runEventScope, toRunView } from './run.mapper.js';
 import { transition } from './run-state-machine.js';
+import { RUNS_SETTINGS, type RunsSettings } from './runs-settings.js';
 import { RunsRepository, type RunChanges } from './runs.repository.js';
 
 export interface CancelledBy {
@@ -20,7 +21,10 @@ export interface CancelledBy {
  */
 @Injectable()
 export class RunLifecycle {
-  constructor(private readonly runs: RunsRepository) {}
+  constructor(
+    private readonly runs: RunsRepository,
+    @Inject(RUNS_SETTINGS) private readonly settings: RunsSettings,
+  ) {}
 
   /**
    * Moves `run` to `to` with `changes`, updating `run` in place. When a top-level run gives up its
@@ -49,7 +53,14 @@ export class RunLifecycle {
   async cancel(tx: EntityManager, events: OutboxEvents, run: RunEntity, by: CancelledBy, promote = true): Promise<RunEntity> {
     if (run.status === 'cancelling' || run.status === 'cancelled') return run;
     const to: RunStatus = run.status === 'running' ? 'cancelling' : 'cancelled';
-    await this.move(tx, events, run, to, { cancelReason: by.reason, cancelledBy: by.principalId }, promote);
+    const changes: RunChanges = { cancelReason: by.reason, cancelledBy: by.principalId };
+    if (to === 'cancelling') {
+      // The worker gets a grace period to stop; then the sweeper cancels the run without it, so a
+      // worker that ignores the cancel cannot hold the session's slot.
+      const graceEnds = new Date(Date.now() + this.settings.cancelGraceMs);
+      changes.deadlineAt = run.deadlineAt !== null && run.deadlineAt < graceEnds ? run.deadlineAt : graceEnds;
+    }
+    await this.move(tx, events, run, to, changes, promote);
     for (const child of await this.runs.lockUnfinishedChildren(tx, run.tenantId, run.id)) {
       await this.cancel(tx, events, child, { principalId: by.principalId, reason: `parent run ${run.id} cancelled` });
     }

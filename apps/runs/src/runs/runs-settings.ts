@@ -4,8 +4,10 @@ export interface RunsSettings {
   defaultExecutor: string;
   /** How often the lease sweeper looks for expired leases, TTLs and deadlines. */
   leaseSweepIntervalMs: number;
+  /** How long a worker has to stop a cancelled run before the run is cancelled without it. */
+  cancelGraceMs: number;
 }
 
 export const RUNS_SETTINGS = Symbol('runyard.runs.settings');
 
-export const DEFAULT_RUNS_SETTINGS: RunsSettings = { defaultExecutor: 'echo', leaseSweepIntervalMs: 1000 };
+export const DEFAULT_RUNS_SETTINGS: RunsSettings = { defaultExecutor: 'echo', leaseSweepIntervalMs: 1000, cancelGraceMs: 30_000 };

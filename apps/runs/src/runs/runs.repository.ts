@@ -187,7 +187,10 @@ export class RunsRepository {
   /** Running runs past their max duration (across tenants). */
   findDeadlinesPassedBefore(now: Date, limit: number): Promise<SweepCandidate[]> {
     return this.candidates(
-      this.dataSource.manager.createQueryBuilder(RunEntity, 'r').where('r.status = :running', { running: 'running' }).andWhere('r.deadline_at <= :now', { now }),
+      this.dataSource.manager
+        .createQueryBuilder(RunEntity, 'r')
+        .where('r.status IN (:...held)', { held: ['running', 'cancelling'] })
+        .andWhere('r.deadline_at <= :now', { now }),
       limit,
     );
   }
