@@ -1,12 +1,13 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { DomainError, type CallerScope, type EventEnvelope } from '@runyard/contracts';
-import { InProcessBus, type Registration } from '@runyard/messaging';
+import { InProcessBus } from '@runyard/messaging';
 import { openEmbeddedPostgres, runMigrations } from '@runyard/persistence';
 import { createLogger } from '@runyard/runtime';
 import { createSessionsApp, createSessionsDataSource } from '@runyard/sessions';
 import type { DataSource } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { createRunsApp, createRunsDataSource } from './runs.app.js';
+import { recordEvents } from '@runyard/testing';
 
 export interface RunsFixture {
   bus: InProcessBus;
@@ -40,22 +41,13 @@ export async function startRunsFixture(): Promise<RunsFixture> {
     { bus, dataSource, logger },
     { settings: { defaultExecutor: 'echo', leaseSweepIntervalMs: FIXTURE_SWEEP_INTERVAL_MS, cancelGraceMs: FIXTURE_CANCEL_GRACE_MS } },
   );
-  const events: EventEnvelope[] = [];
-  const consumer: Registration = await bus.consume({
-    durable: 'runs-spec',
-    filterSubject: 'runs.evt.>',
-    maxInFlight: 16,
-    handler: (event) => {
-      events.push(event.envelope);
-      return Promise.resolve();
-    },
-  });
+  const { events, stop: stopRecording } = await recordEvents<EventEnvelope>(bus, 'runs-spec', 'runs.evt.>');
   return {
     bus,
     dataSource,
     events,
     async close() {
-      await consumer.stop();
+      await stopRecording();
       await runs.close();
       await sessions.close();
       await bus.close();

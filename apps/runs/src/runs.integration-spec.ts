@@ -14,10 +14,10 @@ import {
   type EventEnvelope,
   type RunStatusChangedData,
 } from '@runyard/contracts';
-import { NatsBus, type Bus, type CommandHandlerFn, type Registration } from '@runyard/messaging';
+import { NatsBus, type Bus, type CommandHandlerFn } from '@runyard/messaging';
 import { runMigrations } from '@runyard/persistence';
 import { createLogger } from '@runyard/runtime';
-import { createTestDatabase, deleteNatsStream, expectEventually, freePort, testInfra, uniqueName } from '@runyard/testing';
+import { createTestDatabase, deleteNatsStream, expectEventually, freePort, recordEvents, testInfra, uniqueName } from '@runyard/testing';
 import type { DataSource } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { createSessionsApp, createSessionsDataSource } from '@runyard/sessions';
@@ -44,8 +44,8 @@ let workers: NatsBus[] = [];
 let healthPort: number;
 /** The sessions service, which run creation asks for the session. */
 let sessions: { bus: NatsBus; dataSource: DataSource; app: INestApplicationContext } | undefined;
-let consumer: Registration;
-const events: EventEnvelope[] = [];
+let recording: Awaited<ReturnType<typeof recordEvents<EventEnvelope>>> | undefined;
+let events: EventEnvelope[] = [];
 
 /** The same bus, noting each command it hands to this replica's handlers. */
 function recordingBus(bus: Bus, served: string[]): Bus {
@@ -86,19 +86,12 @@ beforeAll(async () => {
   replicas = [await startReplica(1, healthPort), await startReplica(2)];
   caller = await NatsBus.connect({ servers: testInfra.natsUrl, name: 'runs-it-caller', namespace });
   workers = await Promise.all(Array.from({ length: 8 }, (_, i) => NatsBus.connect({ servers: testInfra.natsUrl, name: `runs-it-worker-${i}`, namespace })));
-  consumer = await caller.consume({
-    durable: 'runs-it',
-    filterSubject: 'runs.evt.>',
-    maxInFlight: 64,
-    handler: (event) => {
-      events.push(event.envelope);
-      return Promise.resolve();
-    },
-  });
+  recording = await recordEvents<EventEnvelope>(caller, 'runs-it', 'runs.evt.>');
+  events = recording.events;
 }, 60_000);
 
 afterAll(async () => {
-  await consumer?.stop();
+  await recording?.stop();
   for (const replica of replicas) {
     await replica.app.close();
     await replica.bus.close();

@@ -1,10 +1,11 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import type { EventEnvelope } from '@runyard/contracts';
-import { InProcessBus, type Registration } from '@runyard/messaging';
+import { InProcessBus } from '@runyard/messaging';
 import { openEmbeddedPostgres, runMigrations } from '@runyard/persistence';
 import { createLogger } from '@runyard/runtime';
 import type { DataSource } from 'typeorm';
 import { createSessionsApp, createSessionsDataSource } from './sessions.app.js';
+import { recordEvents } from '@runyard/testing';
 
 export interface SessionsFixture {
   bus: InProcessBus;
@@ -25,22 +26,13 @@ export async function startSessionsFixture(): Promise<SessionsFixture> {
   await runMigrations(dataSource);
   const bus = new InProcessBus();
   const app: INestApplicationContext = await createSessionsApp({ bus, dataSource, logger: createLogger('sessions-spec', 'silent') });
-  const events: EventEnvelope[] = [];
-  const consumer: Registration = await bus.consume({
-    durable: 'sessions-spec',
-    filterSubject: 'sessions.evt.>',
-    maxInFlight: 16,
-    handler: (event) => {
-      events.push(event.envelope);
-      return Promise.resolve();
-    },
-  });
+  const { events, stop: stopRecording } = await recordEvents<EventEnvelope>(bus, 'sessions-spec', 'sessions.evt.>');
   return {
     bus,
     dataSource,
     events,
     async close() {
-      await consumer.stop();
+      await stopRecording();
       await app.close();
       await bus.close();
       await dataSource.destroy();

@@ -13,10 +13,10 @@ import {
   type CallerScope,
   type EventEnvelope,
 } from '@runyard/contracts';
-import { NatsBus, type Bus, type CommandHandlerFn, type Registration } from '@runyard/messaging';
+import { NatsBus, type Bus, type CommandHandlerFn } from '@runyard/messaging';
 import { runMigrations } from '@runyard/persistence';
 import { createLogger } from '@runyard/runtime';
-import { createTestDatabase, deleteNatsStream, expectEventually, freePort, testInfra, uniqueName } from '@runyard/testing';
+import { createTestDatabase, deleteNatsStream, expectEventually, freePort, recordEvents, testInfra, uniqueName } from '@runyard/testing';
 import type { DataSource } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { createSessionsApp, createSessionsDataSource, sessionsReadinessChecks } from './sessions.app.js';
@@ -39,8 +39,8 @@ let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let replicas: Replica[] = [];
 let caller: NatsBus;
 let healthPort: number;
-let consumer: Registration;
-const events: EventEnvelope[] = [];
+let recording: Awaited<ReturnType<typeof recordEvents<EventEnvelope>>> | undefined;
+let events: EventEnvelope[] = [];
 
 /** The same bus, noting each command it hands to this replica's handlers. */
 function recordingBus(bus: Bus, served: Replica['served']): Bus {
@@ -79,19 +79,12 @@ beforeAll(async () => {
   healthPort = await freePort();
   replicas = [await startReplica(1, healthPort), await startReplica(2)];
   caller = await NatsBus.connect({ servers: testInfra.natsUrl, name: 'sessions-it-caller', namespace });
-  consumer = await caller.consume({
-    durable: 'sessions-it',
-    filterSubject: 'sessions.evt.>',
-    maxInFlight: 32,
-    handler: (event) => {
-      events.push(event.envelope);
-      return Promise.resolve();
-    },
-  });
+  recording = await recordEvents<EventEnvelope>(caller, 'sessions-it', 'sessions.evt.>');
+  events = recording.events;
 }, 60_000);
 
 afterAll(async () => {
-  await consumer?.stop();
+  await recording?.stop();
   for (const replica of replicas) {
     await replica.app.close();
     await replica.bus.close();
