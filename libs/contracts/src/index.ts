@@ -10,4 +10,6 @@ export * from './sessions/events.js';
 export * from './sessions/session.dto.js';
 export * from './runs/commands.js';
 export * from './runs/events.js';
+export * from './runs/plan-step.dto.js';
 export * from './runs/run.dto.js';
+export * from './runs/wait.dto.js';

@@ -23,6 +23,9 @@ import type { AnyCommand, EventEnvelope, PayloadOf, ReplyOf } from '@runyard/con
  *    handler that throws is nak'ed with a delay; a handler that returns without settling is acked.
  *    At most `maxInFlight` events are unsettled at once (JetStream `max_ack_pending`), so with the
  *    default of 1 a nak'ed event is redelivered before any later one.
+ *  - tail():     reads the log from a start point and follows it, every matching event exactly once
+ *    and in log order, with no server-side state beyond the tail's life (JetStream ordered consumer).
+ *  - eventLog(): the log's epoch and the range of sequences it still retains (for `gap` detection).
  */
 export interface MessageHeaders {
   [name: string]: string;
@@ -71,6 +74,49 @@ export interface ConsumeOptions {
   handler(event: DeliveredEvent): Promise<void>;
 }
 
+/** An event as stored in the event log, read by a tail (no acknowledgement: tails keep no state). */
+export interface LoggedEvent {
+  envelope: EventEnvelope;
+  /** Position in the event log (JetStream stream sequence); strictly increasing, gaps where other subjects are. */
+  sequence: number;
+}
+
+/** Where a tail starts. */
+export type TailStart =
+  /** Only events stored after the tail started. */
+  | { kind: 'new' }
+  /** Every event with a sequence greater than `sequence` (resume after the last one seen). */
+  | { kind: 'after'; sequence: number }
+  /** Every event stored at or after `time`. */
+  | { kind: 'time'; time: Date };
+
+export interface TailOptions {
+  /** One NATS subject filter, e.g. `*.evt.>`. */
+  filterSubject: string;
+  start: TailStart;
+  /**
+   * Called once per event, in log order; the next event waits until the returned promise settles
+   * (backpressure for slow readers). A handler that throws ends the tail (see `Tail.ended`).
+   */
+  handler(event: LoggedEvent): Promise<void>;
+}
+
+/** A running tail of the event log. */
+export interface Tail extends Registration {
+  /** Settles when the tail stops: resolved after stop(), rejected when the handler or the transport failed. */
+  readonly ended: Promise<void>;
+}
+
+/**
+ * The retained part of the event log. `epoch` changes when the log is recreated (a new stream, a
+ * standalone restart), so sequences of another epoch mean nothing here. Empty: first = last + 1.
+ */
+export interface EventLogInfo {
+  epoch: string;
+  firstSequence: number;
+  lastSequence: number;
+}
+
 export interface BusStatus {
   connected: boolean;
   detail?: string;
@@ -81,6 +127,13 @@ export interface Bus {
   handle<C extends AnyCommand>(command: C, queueGroup: string, handler: CommandHandlerFn<C>): Promise<Registration>;
   publish(envelope: EventEnvelope, headers?: MessageHeaders): Promise<void>;
   consume(options: ConsumeOptions): Promise<Registration>;
+  /**
+   * Reads the event log from `start` and keeps following it, in order, each event once, without a
+   * durable consumer (for live streams to clients and for workers watching their runs). Starting
+   * `after` a sequence older than the retained log begins at the first retained event.
+   */
+  tail(options: TailOptions): Promise<Tail>;
+  eventLog(): Promise<EventLogInfo>;
   status(): BusStatus;
   /** Drains subscriptions and closes the connection. */
   close(): Promise<void>;

@@ -6,10 +6,15 @@ export {
   type CommandHandlerFn,
   type ConsumeOptions,
   type DeliveredEvent,
+  type EventLogInfo,
   type HandlerContext,
+  type LoggedEvent,
   type MessageHeaders,
   type Registration,
   type RequestOptions,
+  type Tail,
+  type TailOptions,
+  type TailStart,
 } from './bus.js';
 export { CommandHandler } from './command-handler.decorator.js';
 export { MESSAGING_FEATURE_OPTIONS, type MessagingFeatureOptions } from './command-handler.explorer.js';

@@ -1,10 +1,14 @@
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsDefined, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsDefined, IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { defineCommand } from '../common/define.js';
-import type { Page } from '../common/pagination.js';
+import type { EventEnvelope } from '../common/events.js';
+import { PageQuery, type Page } from '../common/pagination.js';
 import { CallerScope } from '../common/scope.js';
-import { IsJsonObject } from '../common/validators.js';
-import { CancelRunBody, ClaimedRun, CreateRunBody, LeaseRenewal, ListRunsQuery, RUN_OUTPUT_MAX_BYTES, RunView } from './run.dto.js';
+import { IsJsonObject, IsOptionalNotNull } from '../common/validators.js';
+import { MESSAGE_TEXT_MAX } from '../sessions/chat-message.dto.js';
+import { EXECUTOR_KEY, PlanStepFields, type PlanStepView } from './plan-step.dto.js';
+import { AnsweredWait, CancelRunBody, ClaimedRun, CreateRunBody, LeaseRenewal, ListRunsQuery, RUN_OUTPUT_MAX_BYTES, RunView } from './run.dto.js';
+import { WAIT_ANSWER_MAX_BYTES, WAIT_DECISIONS, WAIT_KINDS, WAIT_TIMEOUT_MAX_SECONDS, type WaitDecision, type WaitKind, type WaitView } from './wait.dto.js';
 
 // Wire names: renaming a subject is a migration (see common/define.ts).
 
@@ -48,6 +52,49 @@ export class CancelRunPayload extends RunScoped {
   body!: CancelRunBody;
 }
 export const CancelRun = defineCommand<RunView>()('runs.cmd.run.cancel.v1', CancelRunPayload);
+
+abstract class RunPageScoped extends RunScoped {
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => PageQuery)
+  query!: PageQuery;
+}
+
+/** The run's plan steps in position order. */
+export class ListPlanStepsPayload extends RunPageScoped {}
+export const ListPlanSteps = defineCommand<Page<PlanStepView>>()('runs.cmd.plan_step.list.v1', ListPlanStepsPayload);
+
+/** The run's waits, oldest first. */
+export class ListWaitsPayload extends RunPageScoped {}
+export const ListWaits = defineCommand<Page<WaitView>>()('runs.cmd.wait.list.v1', ListWaitsPayload);
+
+/** The run's events as its service committed them, oldest first. */
+export class ListRunEventsPayload extends RunPageScoped {}
+export const ListRunEvents = defineCommand<Page<EventEnvelope>>()('runs.cmd.run.events.v1', ListRunEventsPayload);
+
+/**
+ * Approve, deny or respond to an open wait: the wait is answered and the exact run that asked resumes
+ * (pending again, with the answer). RUN_TERMINAL on an ended run; CONFLICT on a wait that is not open
+ * or an answer of the wrong kind (approve/deny an input request, respond to an approval).
+ */
+export class AnswerWaitPayload extends RunScoped {
+  @IsUUID()
+  wait_id!: string;
+
+  @IsIn(WAIT_DECISIONS)
+  decision!: WaitDecision;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(1000)
+  reason?: string;
+
+  /** Required for `responded`, refused otherwise. */
+  @IsOptional()
+  @IsJsonObject(WAIT_ANSWER_MAX_BYTES)
+  input?: Record<string, unknown>;
+}
+export const AnswerWait = defineCommand<AnsweredWait>()('runs.cmd.wait.answer.v1', AnswerWaitPayload);
 
 // ---- Worker commands: workers are trusted service principals, so no CallerScope. Every write after
 // the claim names the run's tenant and presents the lease token (fencing) it got from the claim. ----
@@ -120,3 +167,97 @@ export const FailRun = defineCommand<RunView>()('runs.cmd.run.fail.v1', FailRunP
 /** The worker stopped a run whose cancel was requested (status cancelling): it is now cancelled. */
 export class FinishCancelPayload extends LeaseHeld {}
 export const FinishCancel = defineCommand<RunView>()('runs.cmd.run.finish_cancel.v1', FinishCancelPayload);
+
+// ---- What an executor does through its worker while it holds the lease ----
+
+/**
+ * Adds the step with `key` (title required then) or updates it: title and status replace, evidence is
+ * appended. Position is the order in which keys were first seen.
+ */
+export class UpsertPlanStepPayload extends PlanStepFields {
+  @IsUUID()
+  tenant_id!: string;
+
+  @IsUUID()
+  run_id!: string;
+
+  @IsInt()
+  @Min(1)
+  lease_token!: number;
+}
+export const UpsertPlanStep = defineCommand<PlanStepView>()('runs.cmd.plan_step.upsert.v1', UpsertPlanStepPayload);
+
+/**
+ * Asks a principal for an approval or an input. A new key opens the wait and suspends the run
+ * (waiting_for_approval / waiting_for_input; the lease ends, the worker's slot is free). A key the run
+ * already has returns that wait unchanged and suspends nothing: answered, the executor continues with
+ * the answer.
+ */
+export class RequestWaitPayload extends LeaseHeld {
+  @IsString()
+  @Matches(EXECUTOR_KEY)
+  key!: string;
+
+  @IsIn(WAIT_KINDS)
+  kind!: WaitKind;
+
+  @IsString()
+  @MinLength(1)
+  @MaxLength(4000)
+  prompt!: string;
+
+  @IsOptionalNotNull()
+  @IsJsonObject(16 * 1024)
+  details?: Record<string, unknown>;
+
+  /** JSON Schema for the answer of an input request. */
+  @IsOptionalNotNull()
+  @IsJsonObject(16 * 1024)
+  schema?: Record<string, unknown>;
+
+  /** Unanswered this long, the wait and the run expire. */
+  @IsOptionalNotNull()
+  @IsInt()
+  @Min(1)
+  @Max(WAIT_TIMEOUT_MAX_SECONDS)
+  timeout_seconds?: number;
+}
+export interface RequestedWait {
+  wait: WaitView;
+  /** True when this call opened the wait and suspended the run: the executor must stop. */
+  suspended: boolean;
+}
+export const RequestWait = defineCommand<RequestedWait>()('runs.cmd.wait.request.v1', RequestWaitPayload);
+
+/** Progress for watchers (published as an event; no state changes). */
+export class ReportProgressPayload extends LeaseHeld {
+  @IsOptionalNotNull()
+  @IsString()
+  @MaxLength(2000)
+  message?: string;
+
+  @IsOptionalNotNull()
+  @IsJsonObject(16 * 1024)
+  data?: Record<string, unknown>;
+}
+export const ReportProgress = defineCommand<null>()('runs.cmd.run.progress.v1', ReportProgressPayload);
+
+/**
+ * An assistant message from the run into its session's chat. Published as RunMessagePosted; the
+ * sessions service appends it exactly once per (run, key). Refused for a run outside a session.
+ */
+export class PostRunMessagePayload extends LeaseHeld {
+  @IsString()
+  @Matches(EXECUTOR_KEY)
+  key!: string;
+
+  @IsString()
+  @MinLength(1)
+  @MaxLength(MESSAGE_TEXT_MAX)
+  content!: string;
+
+  @IsOptionalNotNull()
+  @IsJsonObject(16 * 1024)
+  metadata?: Record<string, unknown>;
+}
+export const PostRunMessage = defineCommand<null>()('runs.cmd.run.post_message.v1', PostRunMessagePayload);

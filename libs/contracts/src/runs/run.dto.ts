@@ -21,6 +21,8 @@ import { CreatedRangePageQuery } from '../common/pagination.js';
 import { IsExclusiveWith, IsJsonObject, IsOptionalNotNull, MaxJsonBytes } from '../common/validators.js';
 import { InputItem, MESSAGE_TEXT_MAX } from '../sessions/chat-message.dto.js';
 import { ReplyTarget, RoutePolicy } from '../sessions/session.dto.js';
+import { PlanStepView } from './plan-step.dto.js';
+import { WaitView } from './wait.dto.js';
 
 export const RUN_STATUSES = [
   'queued',
@@ -238,11 +240,23 @@ export class RunView {
   expires_at!: string | null;
 }
 
-/** What a worker gets from a claim: the run and the lease it must present with every write. */
+/**
+ * What a worker gets from a claim: the run, the lease it must present with every write, and what the
+ * run already has — its plan steps and its waits (answered ones carry the answers a resumed run
+ * continues with). An executor re-run after a resume or a retry finds its earlier work by key.
+ */
 export class ClaimedRun {
   @ApiProperty({ type: () => RunView }) run!: RunView;
   @ApiProperty({ description: 'Fencing token: a write with any other token is refused with lease_lost.' }) lease_token!: number;
   @ApiProperty({ format: 'date-time' }) lease_expires_at!: string;
+  @ApiProperty({ type: () => [PlanStepView] }) steps!: PlanStepView[];
+  @ApiProperty({ type: () => [WaitView] }) waits!: WaitView[];
+}
+
+/** What answering a wait returns: the answered wait and its run, pending again so a worker resumes it. */
+export class AnsweredWait {
+  @ApiProperty({ type: () => WaitView }) wait!: WaitView;
+  @ApiProperty({ type: () => RunView }) run!: RunView;
 }
 
 export class LeaseRenewal {
