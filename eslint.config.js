@@ -17,13 +17,16 @@ function boundaries(inTests) {
       { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', ...testing] },
       { sourceTag: 'type:data', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', ...testing] },
       { sourceTag: 'type:messaging', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:data', ...testing] },
+      { sourceTag: 'type:worker', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:messaging', ...testing] },
       { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:testing'] },
       { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
       { sourceTag: 'scope:gateway', onlyDependOnLibsWithTags: ['scope:shared', 'scope:gateway'] },
       { sourceTag: 'scope:sessions', onlyDependOnLibsWithTags: ['scope:shared', 'scope:sessions'] },
       // Runs' tests start the real sessions service, which run creation asks for the session.
       { sourceTag: 'scope:runs', onlyDependOnLibsWithTags: ['scope:shared', 'scope:runs', ...(inTests ? ['scope:sessions'] : [])] },
-      { sourceTag: 'scope:standalone', onlyDependOnLibsWithTags: ['scope:shared', 'scope:gateway', 'scope:sessions', 'scope:runs'] },
+      // The worker library and app; their tests drive the real runs and sessions services.
+      { sourceTag: 'scope:worker', onlyDependOnLibsWithTags: ['scope:shared', 'scope:worker', ...(inTests ? ['scope:runs', 'scope:sessions'] : [])] },
+      { sourceTag: 'scope:standalone', onlyDependOnLibsWithTags: ['scope:shared', 'scope:gateway', 'scope:sessions', 'scope:runs', 'scope:worker'] },
     ],
   };
 }
