@@ -17,7 +17,8 @@ function boundaries(inTests) {
       { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', ...testing] },
       { sourceTag: 'type:data', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', ...testing] },
       { sourceTag: 'type:messaging', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:data', ...testing] },
-      { sourceTag: 'type:worker', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:messaging', ...testing] },
+      // The worker library's tests run it against the real runs and sessions services (apps).
+      { sourceTag: 'type:worker', onlyDependOnLibsWithTags: ['type:contracts', 'type:util', 'type:messaging', ...testing, ...(inTests ? ['type:app'] : [])] },
       { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:testing'] },
       { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
       { sourceTag: 'scope:gateway', onlyDependOnLibsWithTags: ['scope:shared', 'scope:gateway'] },

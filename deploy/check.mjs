@@ -16,13 +16,19 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Each app's HTTP port (PORT: API and/or /healthz, /readyz) and the keys of its Secret. */
+/**
+ * Each app's HTTP port (PORT: API and/or /healthz, /readyz), the keys of its Secret (none: no
+ * Secret), and whether it owns a schema with migrations (default true: a migration Job and a
+ * compose migrate-<app> service, and DATABASE_URL).
+ */
 const APPS = {
   gateway: { port: 8080, secrets: ['DATABASE_URL', 'REDIS_URL', 'RUNYARD_BOOTSTRAP_API_KEY'] },
   sessions: { port: 8081, secrets: ['DATABASE_URL'] },
   runs: { port: 8082, secrets: ['DATABASE_URL'] },
+  worker: { port: 8086, secrets: [], migrations: false },
 };
-const SHARED_ENV = ['DATABASE_URL', 'NATS_URL', 'LOG_LEVEL', 'PORT'];
+const hasMigrations = (app) => APPS[app].migrations !== false;
+const SHARED_ENV = ['NATS_URL', 'LOG_LEVEL', 'PORT'];
 const KUSTOMIZE_ROOTS = ['deploy/kubernetes/base', 'deploy/kubernetes/migrations'];
 
 const problems = [];
@@ -122,9 +128,14 @@ function checkCompose(compose) {
     expect(service.build?.args?.APP === app, at, `build.args.APP must be ${app}`);
     expect(String(service.build?.args?.PORT) === String(port), at, `build.args.PORT must be ${port}`);
     expect(String(env.PORT) === String(port), at, `environment PORT must be ${port}`);
-    for (const key of [...SHARED_ENV, ...secrets]) expect(key in env, at, `environment lacks ${key}`);
+    for (const key of [...SHARED_ENV, ...(hasMigrations(app) ? ['DATABASE_URL'] : []), ...secrets]) expect(key in env, at, `environment lacks ${key}`);
     expect(service.command === undefined || sameArgv(service.command, entry(app)), at, `command must be ${entry(app).join(' ')} (or the image default)`);
     expect(JSON.stringify(service.healthcheck?.test ?? '').includes('/healthz'), at, 'healthcheck must hit /healthz');
+    if (!hasMigrations(app)) {
+      expect(!(`migrate-${app}` in services), at, `has no schema, so no migrate-${app} service`);
+      expect(!('DATABASE_URL' in env), at, 'has no schema, so no DATABASE_URL');
+      continue;
+    }
     expect(service.depends_on?.[`migrate-${app}`]?.condition === 'service_completed_successfully', at, `must depend on migrate-${app}: service_completed_successfully`);
 
     const migrate = services[`migrate-${app}`];
@@ -137,6 +148,7 @@ function checkCompose(compose) {
   const gatewayPorts = (services.gateway?.ports ?? []).map(String);
   expect(gatewayPorts.some((mapping) => mapping.endsWith(':8080')), `${where} gateway`, 'must publish container port 8080');
   expect(services.sessions?.deploy?.replicas === 2, `${where} sessions`, 'must run 2 replicas (deploy.replicas)');
+  expect(services.worker?.deploy?.replicas === 2, `${where} worker`, 'must run 2 replicas (deploy.replicas)');
   passed.push(`compose: ${Object.keys(services).length} services (${Object.keys(services).join(', ')})`);
 }
 
@@ -269,6 +281,10 @@ function checkMigrations(docs, baseDocs) {
   for (const app of Object.keys(APPS)) {
     const name = `runyard-${app}-migrate`;
     const job = named(docs, 'Job', name);
+    if (!hasMigrations(app)) {
+      expect(!job, 'kubernetes migrations', `${app} has no schema, so no Job ${name}`);
+      continue;
+    }
     if (!expect(job, 'kubernetes migrations', `no Job ${name}`)) continue;
     const at = `${job.__file} Job ${name}`;
     const pod = job.spec.template;
@@ -293,6 +309,10 @@ function checkExamples(parse, baseDocs) {
     const secrets = parse(secretsFile);
     for (const [app, { secrets: keys }] of Object.entries(APPS)) {
       const secret = named(secrets, 'Secret', `runyard-${app}-secrets`);
+      if (keys.length === 0) {
+        expect(!secret, 'secret.example.yaml', `${app} reads no Secret, so no runyard-${app}-secrets`);
+        continue;
+      }
       if (!expect(secret, 'secret.example.yaml', `no Secret runyard-${app}-secrets`)) continue;
       const data = { ...secret.data, ...secret.stringData };
       for (const key of keys) expect(key in data, 'secret.example.yaml', `runyard-${app}-secrets lacks ${key}`);

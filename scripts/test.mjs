@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
-import { ensureInstalled, root } from './workspace.mjs';
+import { ensureBuilt, ensureInstalled, root } from './workspace.mjs';
 
 ensureInstalled();
 
@@ -34,6 +34,9 @@ else {
   console.error(`\nrunyard: NOT running the integration tier — unreachable: ${missing.join(', ')}.`);
   console.error('runyard: start them (see the README, "Two commands") or set TEST_DATABASE_URL / TEST_REDIS_URL / TEST_NATS_URL.\n');
 }
+
+// Some tests start the apps as real processes (workers killed with SIGKILL), which run the build.
+ensureBuilt();
 
 // Paths and options first: --selectProjects takes every word after it as a project name.
 const args = [join(root, 'node_modules', 'jest', 'bin', 'jest.js'), ...process.argv.slice(2), '--selectProjects', ...projects];

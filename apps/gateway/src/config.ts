@@ -13,6 +13,10 @@ export interface GatewaySettings {
   requestTimeoutMs: number;
   /** RUNYARD_BOOTSTRAP_API_KEY: makes this the system key; unset → one is generated on first start. */
   bootstrapApiKey?: string;
+  /** Live streams (SSE): a `: ping` comment this often keeps proxies from closing a quiet stream. Default 15 s. */
+  streamHeartbeatMs?: number;
+  /** Live streams: the `retry:` sent first, how long an EventSource waits before reconnecting. Default 2 s. */
+  streamRetryMs?: number;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -20,6 +24,8 @@ export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
 export const DEFAULT_RATE_LIMIT_POINTS = 600;
 export const DEFAULT_RATE_LIMIT_DURATION_SECONDS = 10;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
+export const DEFAULT_STREAM_HEARTBEAT_MS = 15_000;
+export const DEFAULT_STREAM_RETRY_MS = 2000;
 
 /** What the migration job needs: the database only. */
 export class GatewayDatabaseEnv {
@@ -76,6 +82,18 @@ export class GatewayEnv extends GatewayDatabaseEnv {
   @Min(100)
   @Max(120_000)
   REQUEST_TIMEOUT_MS = DEFAULT_REQUEST_TIMEOUT_MS;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(300_000)
+  STREAM_HEARTBEAT_MS = DEFAULT_STREAM_HEARTBEAT_MS;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(300_000)
+  STREAM_RETRY_MS = DEFAULT_STREAM_RETRY_MS;
 }
 
 export function toGatewaySettings(env: GatewayEnv): GatewaySettings {
@@ -85,5 +103,7 @@ export function toGatewaySettings(env: GatewayEnv): GatewaySettings {
     rateLimitDurationSeconds: env.RATE_LIMIT_DURATION_SECONDS,
     requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
     bootstrapApiKey: env.RUNYARD_BOOTSTRAP_API_KEY,
+    streamHeartbeatMs: env.STREAM_HEARTBEAT_MS,
+    streamRetryMs: env.STREAM_RETRY_MS,
   };
 }

@@ -18,10 +18,15 @@ import { DtoValidationPipe } from './edge/validation.pipe.js';
 import { AuthGuard } from './identity/auth.guard.js';
 import { Public } from './identity/auth.decorators.js';
 import { IdentityModule } from './identity/identity.module.js';
+import { RunEventsController } from './runs/run-events.controller.js';
+import { RunStepsController } from './runs/run-steps.controller.js';
+import { RunWaitsController } from './runs/run-waits.controller.js';
 import { RunsController } from './runs/runs.controller.js';
 import { SessionRunsController } from './runs/session-runs.controller.js';
 import { MessagesController } from './sessions/messages.controller.js';
 import { SessionsController } from './sessions/sessions.controller.js';
+import { TurnsController } from './sessions/turns.controller.js';
+import { StreamsModule } from './streams/streams.module.js';
 
 // Probes must answer without a key (Kubernetes has none); the controller lives in @runyard/runtime.
 Public()(HealthController);
@@ -31,7 +36,7 @@ export interface GatewayModuleOptions extends GatewayDependencies {
 }
 
 /**
- * The gateway: identity and audit (their own modules), the sessions and runs APIs, health, and the edge that
+ * The gateway: identity, audit and the live event streams (their own modules), the sessions and runs APIs, health, and the edge that
  * wraps every route — in this order: AuthGuard, RateLimitGuard, interceptors (idempotency, audit),
  * validation pipe, handler; errors of any of them leave through the ProblemExceptionFilter.
  */
@@ -41,8 +46,8 @@ export class GatewayModule {
     const { readinessChecks, ...dependencies } = options;
     return {
       module: GatewayModule,
-      imports: [GatewayDependenciesModule.forRoot(dependencies), HealthModule.forRoot(readinessChecks), IdentityModule, AuditModule],
-      controllers: [SessionsController, MessagesController, RunsController, SessionRunsController],
+      imports: [GatewayDependenciesModule.forRoot(dependencies), HealthModule.forRoot(readinessChecks), IdentityModule, AuditModule, StreamsModule],
+      controllers: [SessionsController, MessagesController, TurnsController, RunsController, SessionRunsController, RunStepsController, RunWaitsController, RunEventsController],
       providers: [
         ServiceClient,
         {

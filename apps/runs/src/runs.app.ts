@@ -6,14 +6,16 @@ import { createServiceDataSource, pingDatabase, type DatabaseTarget } from '@run
 import { HealthModule, NestPinoLogger, type Logger, type ReadinessCheck } from '@runyard/runtime';
 import type { DataSource } from 'typeorm';
 import { runsMigrations } from './migrations/index.js';
+import { PlanStepEntity } from './plan-steps/plan-step.entity.js';
 import { RunEntity } from './runs/run.entity.js';
 import { DEFAULT_RUNS_SETTINGS, type RunsSettings } from './runs/runs-settings.js';
 import { RunsModule } from './runs.module.js';
+import { WaitEntity } from './waits/wait.entity.js';
 
 /** The Postgres schema the runs service owns (tables, outbox, migrations table). */
 export const RUNS_SCHEMA = 'runs';
 
-export const runsEntities = [RunEntity, OutboxEventEntity];
+export const runsEntities = [RunEntity, PlanStepEntity, WaitEntity, OutboxEventEntity];
 
 /** This service's data source (not yet initialised) over a server or an embedded database. */
 export function createRunsDataSource(target: DatabaseTarget): DataSource {

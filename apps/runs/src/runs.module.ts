@@ -1,6 +1,13 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { BUS, MessagingModule, OutboxRelay, TransactionalOutbox, type Bus } from '@runyard/messaging';
 import { DataSource } from 'typeorm';
+import { PlanStepsHandler } from './plan-steps/plan-steps.handler.js';
+import { PlanStepsRepository } from './plan-steps/plan-steps.repository.js';
+import { PlanStepsService } from './plan-steps/plan-steps.service.js';
+import { RunEventsHandler } from './run-events/run-events.handler.js';
+import { RunEventsRepository } from './run-events/run-events.repository.js';
+import { RunEventsService } from './run-events/run-events.service.js';
+import { LeaseGuard } from './runs/lease-guard.js';
 import { LeaseSweeper } from './runs/lease-sweeper.service.js';
 import { LeasesService } from './runs/leases.service.js';
 import { RunLifecycle } from './runs/run-lifecycle.js';
@@ -9,6 +16,9 @@ import { RunsHandler } from './runs/runs.handler.js';
 import { RunsRepository } from './runs/runs.repository.js';
 import { RunsService } from './runs/runs.service.js';
 import { WorkersHandler } from './runs/workers.handler.js';
+import { WaitsHandler } from './waits/waits.handler.js';
+import { WaitsRepository } from './waits/waits.repository.js';
+import { WaitsService } from './waits/waits.service.js';
 
 /** Queue group shared by every replica of the runs service: each request goes to one of them. */
 export const RUNS_QUEUE_GROUP = 'runs';
@@ -20,7 +30,7 @@ export interface RunsModuleDeps {
   settings: RunsSettings;
 }
 
-/** The runs service: its bus handlers, services, lease sweeper and repository, over the bus and data source it is given. */
+/** The runs service (runs, plan steps, waits, run event history): its bus handlers, services, lease sweeper and repositories, over the bus and data source it is given. */
 @Module({})
 export class RunsModule {
   static register(deps: RunsModuleDeps): DynamicModule {
@@ -37,9 +47,19 @@ export class RunsModule {
         RunLifecycle,
         RunsService,
         RunsHandler,
+        LeaseGuard,
         LeasesService,
         WorkersHandler,
         LeaseSweeper,
+        PlanStepsRepository,
+        PlanStepsService,
+        PlanStepsHandler,
+        WaitsRepository,
+        WaitsService,
+        WaitsHandler,
+        RunEventsRepository,
+        RunEventsService,
+        RunEventsHandler,
       ],
     };
   }

@@ -53,6 +53,8 @@ function recordingBus(bus: Bus, served: Replica['served']): Bus {
       }),
     publish: (envelope, headers) => bus.publish(envelope, headers),
     consume: (options) => bus.consume(options),
+    tail: (options) => bus.tail(options),
+    eventLog: () => bus.eventLog(),
     status: () => bus.status(),
     close: () => bus.close(),
   };

@@ -7,6 +7,11 @@ import { MessagesService } from './messages/messages.service.js';
 import { SessionsHandler } from './sessions/sessions.handler.js';
 import { SessionsRepository } from './sessions/sessions.repository.js';
 import { SessionsService } from './sessions/sessions.service.js';
+import { RunMessagesConsumer } from './turns/run-messages.consumer.js';
+import { RunMessagesService } from './turns/run-messages.service.js';
+import { TurnMessagesRepository } from './turns/turn-messages.repository.js';
+import { TurnsHandler } from './turns/turns.handler.js';
+import { TurnsService } from './turns/turns.service.js';
 
 /** Queue group shared by every replica of the sessions service: each request goes to one of them. */
 export const SESSIONS_QUEUE_GROUP = 'sessions';
@@ -17,7 +22,10 @@ export interface SessionsModuleDeps {
   dataSource: DataSource;
 }
 
-/** The sessions service: its bus handlers, services and repositories, over the bus and data source it is given. */
+/**
+ * The sessions service: its bus handlers, services and repositories, and the consumer that records
+ * the messages runs post, over the bus and data source it is given.
+ */
 @Module({})
 export class SessionsModule {
   static register(deps: SessionsModuleDeps): DynamicModule {
@@ -35,6 +43,11 @@ export class SessionsModule {
         MessagesRepository,
         MessagesService,
         MessagesHandler,
+        TurnMessagesRepository,
+        TurnsService,
+        TurnsHandler,
+        RunMessagesService,
+        RunMessagesConsumer,
       ],
     };
   }

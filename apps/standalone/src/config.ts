@@ -1,5 +1,6 @@
-import { IsBootstrapApiKey, IsLogLevel, IsPort, type LogLevel } from '@runyard/config';
-import { IsOptional, IsString, MinLength } from 'class-validator';
+import { IsBootstrapApiKey, IsLogLevel, IsPort, toBoolean, type LogLevel } from '@runyard/config';
+import { Transform, Type } from 'class-transformer';
+import { IsBoolean, IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
 
 /** Standalone mode's environment: everything in one process, nothing to install but Node. */
 export class StandaloneEnv {
@@ -19,6 +20,18 @@ export class StandaloneEnv {
   @IsOptional()
   @IsBootstrapApiKey()
   RUNYARD_BOOTSTRAP_API_KEY?: string;
+
+  /** Runs an embedded worker (executors echo and script); `false` leaves runs to outside workers. */
+  @Transform(toBoolean)
+  @IsBoolean()
+  RUNYARD_WORKER = true;
+
+  /** Runs the embedded worker executes at once. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  RUNYARD_WORKER_CONCURRENCY = 4;
 
   @IsLogLevel()
   LOG_LEVEL: LogLevel = 'info';

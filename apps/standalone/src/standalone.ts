@@ -8,6 +8,7 @@ import { createServiceDataSource, openEmbeddedPostgres, runMigrations } from '@r
 import { createLogger } from '@runyard/runtime';
 import { createRunsApp, runsEntities, runsMigrations, RUNS_SCHEMA } from '@runyard/runs';
 import { createSessionsApp, sessionsEntities, sessionsMigrations, SESSIONS_SCHEMA } from '@runyard/sessions';
+import { builtInExecutors, Worker } from '@runyard/worker';
 import type { DataSource } from 'typeorm';
 
 export interface StandaloneOptions {
@@ -19,6 +20,21 @@ export interface StandaloneOptions {
   /** Default `info`; each service logs with its own `service` field, as in distributed mode. */
   logLevel?: string;
   gateway?: Partial<Omit<GatewaySettings, 'bootstrapApiKey'>>;
+  /**
+   * An embedded worker with the built-in executors (echo, script), started after the services, so
+   * runs get executed with nothing else running. Absent: no worker — runs stay pending until an
+   * outside worker claims them (the HTTP suites rely on that).
+   */
+  worker?: StandaloneWorkerOptions;
+}
+
+export interface StandaloneWorkerOptions {
+  /** Runs executed at once; default 4. */
+  concurrency?: number;
+  /** Default 30 s. */
+  leaseTtlMs?: number;
+  /** On close, how long runs in hand may finish before they are given back; default 5 s. */
+  drainMs?: number;
 }
 
 export interface RunningStandalone {
@@ -51,9 +67,12 @@ export async function startStandalone(options: StandaloneOptions): Promise<Runni
   const bus = new InProcessBus();
   const dataSources: DataSource[] = [];
   const apps: (INestApplicationContext | NestFastifyApplication)[] = [];
+  let worker: Worker | undefined;
 
   const close = async (): Promise<void> => {
-    // Gateway first (stop taking requests), then services, then the shared infrastructure.
+    // The worker first (its runs finish or are given back while the services still answer), then
+    // the gateway (stop taking requests), then services, then the shared infrastructure.
+    await worker?.stop({ drainMs: options.worker?.drainMs ?? 5000 });
     for (const app of apps.reverse()) await app.close();
     await bus.close();
     for (const dataSource of dataSources) if (dataSource.isInitialized) await dataSource.destroy();
@@ -94,6 +113,17 @@ export async function startStandalone(options: StandaloneOptions): Promise<Runni
       readinessChecks,
     });
     apps.push(app);
+    if (options.worker !== undefined) {
+      worker = new Worker({
+        bus,
+        workerId: `standalone-${process.pid}`,
+        executors: { ...builtInExecutors },
+        concurrency: options.worker.concurrency,
+        leaseTtlMs: options.worker.leaseTtlMs,
+        logger: createLogger('worker', logLevel),
+      });
+      await worker.start();
+    }
     await app.listen(options.port, options.host);
     const address = app.getHttpServer().address();
     const port = typeof address === 'object' && address ? address.port : options.port;

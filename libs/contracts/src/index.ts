@@ -8,6 +8,7 @@ export * from './sessions/chat-message.dto.js';
 export * from './sessions/commands.js';
 export * from './sessions/events.js';
 export * from './sessions/session.dto.js';
+export * from './sessions/turn.dto.js';
 export * from './runs/commands.js';
 export * from './runs/events.js';
 export * from './runs/plan-step.dto.js';

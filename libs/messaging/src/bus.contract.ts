@@ -3,7 +3,7 @@ import { defineCommand, defineEvent, DomainError, ErrorCode, type EventDef, type
 import { expectEventually, uniqueName } from '@runyard/testing';
 import { Type } from 'class-transformer';
 import { IsArray, IsInt, IsOptional, IsString, MaxLength, MinLength, ValidateNested } from 'class-validator';
-import type { Bus, DeliveredEvent, MessageHeaders, Registration } from './bus.js';
+import type { Bus, DeliveredEvent, LoggedEvent, MessageHeaders, Registration, Tail, TailStart } from './bus.js';
 import { newEvent } from './outbox/new-event.js';
 
 class ContractTarget {
@@ -65,15 +65,23 @@ export interface BusUnderTest {
 }
 
 /**
- * The behaviour every `Bus` adapter must show. Each adapter's test file runs it with its own
- * factory; each test gets fresh buses and its own event subjects and durable names.
+ * A bus over a fresh, empty event log that keeps at most `maxEvents` events, dropping the oldest
+ * (InProcessBus `maxRetainedEvents`, NatsBus `maxMessages`): for the tests of a truncated log.
  */
-export function runBusContract(name: string, makeBus: () => Promise<BusUnderTest>): void {
+export type BoundedBusFactory = (maxEvents: number) => Promise<BusUnderTest>;
+
+/**
+ * The behaviour every `Bus` adapter must show. Each adapter's test file runs it with its own
+ * factories; each test gets fresh buses and its own event subjects and durable names.
+ */
+export function runBusContract(name: string, makeBus: () => Promise<BusUnderTest>, makeBoundedBus: BoundedBusFactory): void {
   describe(`Bus contract: ${name}`, () => {
     let bus: Bus;
     let bus2: Bus;
     let cleanup: () => Promise<void>;
     const registrations: Registration[] = [];
+    /** Handlers a test holds back; opened before teardown so that stopping never waits on a failed test's gate. */
+    const heldHandlers = new Set<() => void>();
     /** Per-test event subject family, so events of earlier tests in a shared stream stay invisible. */
     let family: string;
     let HappenedEvent: EventDef<string, Happened>;
@@ -89,6 +97,8 @@ export function runBusContract(name: string, makeBus: () => Promise<BusUnderTest
     });
 
     afterEach(async () => {
+      for (const release of heldHandlers) release();
+      heldHandlers.clear();
       await Promise.all(registrations.splice(0).map((r) => r.stop()));
       await cleanup();
     });
@@ -337,6 +347,328 @@ export function runBusContract(name: string, makeBus: () => Promise<BusUnderTest
       await expectEventually(() => expect(secondRun.map((e) => e.envelope.id)).toContain(marker.id));
       expect(firstRun.map((e) => e.envelope.id)).toEqual([poison.id, good.id]);
       expect(secondRun.map((e) => e.envelope.id)).toEqual([marker.id]);
+    });
+
+    describe('tail and eventLog', () => {
+      const ownEvents = () => `contract.evt.${family}.>`;
+      /** Ids of delivered events, or of sent envelopes. */
+      const ids = (events: LoggedEvent[]) => events.map((e) => e.envelope.id);
+      const idsOf = (envelopes: EventEnvelope[]) => envelopes.map((e) => e.id);
+      const sequencesOf = (events: LoggedEvent[]) => events.map((e) => e.sequence);
+
+      async function tailInto(
+        received: LoggedEvent[],
+        start: TailStart,
+        { handler, target = bus, filterSubject = ownEvents() }: { handler?: (event: LoggedEvent) => Promise<void>; target?: Bus; filterSubject?: string } = {},
+      ): Promise<Tail> {
+        const tail = await target.tail({
+          filterSubject,
+          start,
+          handler: async (logged) => {
+            received.push(logged);
+            if (handler) await handler(logged);
+          },
+        });
+        registrations.push(tail);
+        return tail;
+      }
+
+      /** A handler that holds each event until the test releases it; `held` lists the releases in order. */
+      function holdingHandler(): { handler: (event: LoggedEvent) => Promise<void>; held: Array<() => void> } {
+        const held: Array<() => void> = [];
+        const handler = () =>
+          new Promise<void>((resolve) => {
+            const release = () => {
+              heldHandlers.delete(release);
+              resolve();
+            };
+            heldHandlers.add(release);
+            held.push(release);
+          });
+        return { handler, held };
+      }
+
+      function expectStrictlyIncreasing(sequences: number[]): void {
+        sequences.slice(1).forEach((sequence, i) => expect(sequence).toBeGreaterThan(sequences[i]));
+      }
+
+      it('tails from `new`: only events stored after it started, then live ones', async () => {
+        const before = event(1);
+        await bus.publish(before);
+        const received: LoggedEvent[] = [];
+
+        await tailInto(received, { kind: 'new' });
+        const after = [2, 3].map(event);
+        for (const e of after) await bus.publish(e);
+
+        // In order: had `before` been delivered, it would have come first.
+        await expectEventually(() => expect(ids(received)).toContain(after[1].id));
+        expect(ids(received)).toEqual(idsOf(after));
+        expect(received.map((e) => e.envelope)).toEqual(after);
+      });
+
+      it('tails `after` a sequence: every later stored event in order, then live ones', async () => {
+        const sent = [1, 2, 3, 4, 5].map(event);
+        for (const e of sent) await bus.publish(e);
+        const all: LoggedEvent[] = [];
+        await tailInto(all, { kind: 'after', sequence: 0 });
+        await expectEventually(() => expect(all).toHaveLength(5));
+        expect(ids(all)).toEqual(idsOf(sent));
+        expectStrictlyIncreasing(sequencesOf(all));
+
+        const rest: LoggedEvent[] = [];
+        await tailInto(rest, { kind: 'after', sequence: all[1].sequence });
+        const live = event(6);
+        await bus.publish(live);
+
+        await expectEventually(() => expect(ids(rest)).toContain(live.id));
+        expect(ids(rest)).toEqual([...idsOf(sent.slice(2)), live.id]);
+        expect(sequencesOf(rest).slice(0, 3)).toEqual(sequencesOf(all).slice(2, 5));
+      });
+
+      it('tails from a `time`: events stored at or after it, then live ones', async () => {
+        const early = event(1);
+        await bus.publish(early);
+        const storedBy = Date.now();
+        // Wait for the clock (not a fixed delay) to pass the early event's storage time.
+        await expectEventually(() => expect(Date.now()).toBeGreaterThan(storedBy), { intervalMs: 1 });
+        const from = new Date();
+        const late = event(2);
+        await bus.publish(late);
+        const received: LoggedEvent[] = [];
+
+        await tailInto(received, { kind: 'time', time: from });
+        const live = event(3);
+        await bus.publish(live);
+
+        await expectEventually(() => expect(ids(received)).toContain(live.id));
+        expect(ids(received)).toEqual([late.id, live.id]);
+      });
+
+      it('delivers many events exactly once and in log order, across the switch from stored to live', async () => {
+        const stored = Array.from({ length: 100 }, (_, i) => event(i));
+        for (const e of stored) await bus.publish(e);
+        const received: LoggedEvent[] = [];
+
+        await tailInto(received, { kind: 'after', sequence: 0 }, { target: bus2 });
+        const live = Array.from({ length: 100 }, (_, i) => event(100 + i));
+        await Promise.all(live.map((e) => bus.publish(e)));
+        const marker = event(999);
+        await bus.publish(marker);
+
+        await expectEventually(() => expect(ids(received)).toContain(marker.id));
+        expect(received).toHaveLength(201);
+        expect(ids(received).slice(0, 100)).toEqual(idsOf(stored));
+        expect(new Set(ids(received))).toEqual(new Set([...idsOf(stored), ...idsOf(live), marker.id]));
+        expectStrictlyIncreasing(sequencesOf(received));
+      });
+
+      it('delivers only what its filter subject matches', async () => {
+        const Other = defineEvent(`contract.evt.${family}x.other.v1`, Happened);
+        const Nested = defineEvent(`contract.evt.${family}.deeper.nested.v1`, Happened);
+        const [first, last] = [1, 4].map(event);
+        const foreign = newEvent(Other, { tenant_id: TENANT }, { n: 2 });
+        const nested = newEvent(Nested, { tenant_id: TENANT }, { n: 3 });
+        for (const e of [first, foreign, nested, last]) await bus.publish(e);
+        const wildcard: LoggedEvent[] = [];
+        const exact: LoggedEvent[] = [];
+
+        await tailInto(wildcard, { kind: 'after', sequence: 0 });
+        await tailInto(exact, { kind: 'after', sequence: 0 }, { filterSubject: HappenedEvent.subject });
+
+        await expectEventually(() => expect(ids(wildcard)).toContain(last.id));
+        await expectEventually(() => expect(ids(exact)).toContain(last.id));
+        expect(ids(wildcard)).toEqual([first.id, nested.id, last.id]);
+        expect(ids(exact)).toEqual([first.id, last.id]);
+        // Sequences are log positions: the events the filter skipped leave gaps.
+        expect(exact[1].sequence - exact[0].sequence).toBeGreaterThanOrEqual(3);
+      });
+
+      it('never hands a slow handler a second event before the first one is done (backpressure)', async () => {
+        const sent = [1, 2, 3].map(event);
+        for (const e of sent) await bus.publish(e);
+        const { handler, held } = holdingHandler();
+        let active = 0;
+        let maxActive = 0;
+        const received: LoggedEvent[] = [];
+        await tailInto(received, { kind: 'after', sequence: 0 }, {
+          handler: async (logged) => {
+            active += 1;
+            maxActive = Math.max(maxActive, active);
+            await handler(logged);
+            active -= 1;
+          },
+        });
+        await expectEventually(() => expect(held).toHaveLength(1));
+
+        // An unhindered tail over the same events shows they were there to be delivered.
+        const witness: LoggedEvent[] = [];
+        await tailInto(witness, { kind: 'after', sequence: 0 });
+        await expectEventually(() => expect(witness).toHaveLength(3));
+        expect(received).toHaveLength(1);
+
+        held[0]();
+        await expectEventually(() => expect(held).toHaveLength(2));
+        expect(received).toHaveLength(2);
+        held[1]();
+        await expectEventually(() => expect(held).toHaveLength(3));
+        held[2]();
+        await expectEventually(() => expect(active).toBe(0));
+        expect(maxActive).toBe(1);
+        expect(ids(received)).toEqual(idsOf(sent));
+      });
+
+      it('stop() lets the handler in progress finish, then delivers nothing more and resolves `ended`', async () => {
+        const sent = [1, 2].map(event);
+        for (const e of sent) await bus.publish(e);
+        const { handler, held } = holdingHandler();
+        let finished = 0;
+        const received: LoggedEvent[] = [];
+        const tail = await tailInto(received, { kind: 'after', sequence: 0 }, {
+          handler: async (logged) => {
+            await handler(logged);
+            finished += 1;
+          },
+        });
+        await expectEventually(() => expect(held).toHaveLength(1));
+
+        const stopped = tail.stop();
+        held[0]();
+        await stopped;
+
+        expect(finished).toBe(1);
+        await expect(tail.ended).resolves.toBeUndefined();
+        const later = event(3);
+        await bus.publish(later);
+        const witness: LoggedEvent[] = [];
+        await tailInto(witness, { kind: 'after', sequence: 0 });
+        await expectEventually(() => expect(ids(witness)).toContain(later.id));
+        expect(ids(received)).toEqual([sent[0].id]);
+      });
+
+      it('ends with a rejected `ended` when the handler throws, and delivers nothing more', async () => {
+        const sent = [1, 2].map(event);
+        for (const e of sent) await bus.publish(e);
+        const received: LoggedEvent[] = [];
+
+        const tail = await tailInto(received, { kind: 'after', sequence: 0 }, { handler: () => Promise.reject(new Error('reader failed')) });
+
+        await expect(tail.ended).rejects.toThrow('reader failed');
+        const later = event(3);
+        await bus.publish(later);
+        const witness: LoggedEvent[] = [];
+        await tailInto(witness, { kind: 'after', sequence: 0 });
+        await expectEventually(() => expect(ids(witness)).toContain(later.id));
+        expect(ids(received)).toEqual([sent[0].id]);
+        await expect(tail.stop()).resolves.toBeUndefined();
+      });
+
+      it('resumes `after` the last event seen without losing or repeating one', async () => {
+        const sent = [1, 2, 3, 4, 5].map(event);
+        for (const e of sent) await bus.publish(e);
+        const { handler, held } = holdingHandler();
+        const firstRun: LoggedEvent[] = [];
+        const tail = await tailInto(firstRun, { kind: 'after', sequence: 0 }, {
+          handler: (logged) => (logged.envelope.id === sent[1].id ? handler(logged) : Promise.resolve()),
+        });
+        await expectEventually(() => expect(held).toHaveLength(1));
+        const stopped = tail.stop();
+        held[0]();
+        await stopped;
+        const whileStopped = event(6);
+        await bus.publish(whileStopped);
+
+        const secondRun: LoggedEvent[] = [];
+        await tailInto(secondRun, { kind: 'after', sequence: firstRun[firstRun.length - 1].sequence });
+        const live = event(7);
+        await bus.publish(live);
+
+        await expectEventually(() => expect(ids(secondRun)).toContain(live.id));
+        expect(ids(firstRun)).toEqual(idsOf(sent.slice(0, 2)));
+        expect([...ids(firstRun), ...ids(secondRun)]).toEqual([...idsOf(sent), whileStopped.id, live.id]);
+      });
+
+      it('reports the retained range and an epoch that stays the same while the log lives', async () => {
+        const before = await bus.eventLog();
+        const sent = [1, 2, 3].map(event);
+        for (const e of sent) await bus.publish(e);
+        const received: LoggedEvent[] = [];
+        await tailInto(received, { kind: 'after', sequence: before.lastSequence });
+        await expectEventually(() => expect(received).toHaveLength(3));
+
+        const after = await bus.eventLog();
+        const elsewhere = await bus2.eventLog();
+
+        expect(before.epoch).toEqual(expect.any(String));
+        expect(before.epoch.length).toBeGreaterThan(0);
+        expect(after.epoch).toBe(before.epoch);
+        expect(elsewhere.epoch).toBe(before.epoch);
+        expect(received[0].sequence).toBeGreaterThan(before.lastSequence);
+        expect(after.lastSequence).toBe(received[2].sequence);
+        expect(after.firstSequence).toBeGreaterThanOrEqual(1);
+        expect(after.firstSequence).toBeLessThanOrEqual(received[0].sequence);
+        expect(elsewhere.lastSequence).toBe(after.lastSequence);
+      });
+
+      it('reports an empty log as first = last + 1 = 1', async () => {
+        const fresh = await makeBoundedBus(10);
+        try {
+          const log = await fresh.bus.eventLog();
+          expect(log).toEqual({ epoch: expect.any(String), firstSequence: 1, lastSequence: 0 });
+        } finally {
+          await fresh.cleanup();
+        }
+      });
+
+      it('starts a tail `after` a sequence older than the retained log at the first retained event', async () => {
+        const small = await makeBoundedBus(3);
+        try {
+          const sent = [1, 2, 3, 4, 5].map(event);
+          for (const e of sent) await small.bus.publish(e);
+          const log = await small.bus.eventLog();
+          expect(log).toEqual({ epoch: expect.any(String), firstSequence: 3, lastSequence: 5 });
+          const fromZero: LoggedEvent[] = [];
+          const fromOne: LoggedEvent[] = [];
+
+          await tailInto(fromZero, { kind: 'after', sequence: 0 }, { target: small.bus });
+          await tailInto(fromOne, { kind: 'after', sequence: 1 }, { target: small.bus });
+          // Publishing now would push the third event out before the tails read it.
+          await expectEventually(() => expect(fromZero).toHaveLength(3));
+          await expectEventually(() => expect(fromOne).toHaveLength(3));
+          const live = event(6);
+          await small.bus.publish(live);
+
+          await expectEventually(() => expect(ids(fromZero)).toContain(live.id));
+          await expectEventually(() => expect(ids(fromOne)).toContain(live.id));
+          expect(fromZero.map((e) => [e.envelope.id, e.sequence])).toEqual([...sent.slice(2), live].map((e, i) => [e.id, 3 + i]));
+          expect(ids(fromOne)).toEqual(ids(fromZero));
+          expect(await small.bus.eventLog()).toEqual({ epoch: log.epoch, firstSequence: 4, lastSequence: 6 });
+        } finally {
+          await small.cleanup();
+        }
+      });
+
+      it('stops every tail when the bus closes', async () => {
+        const received: LoggedEvent[] = [];
+        const tail = await tailInto(received, { kind: 'new' });
+
+        await bus.close();
+
+        await expect(tail.ended).resolves.toBeUndefined();
+        expect(bus.status().connected).toBe(false);
+      });
+
+      it('refuses a start that names no position in the log with VALIDATION_FAILED', async () => {
+        const handler = () => Promise.resolve();
+        for (const start of [
+          { kind: 'after', sequence: -1 },
+          { kind: 'after', sequence: 1.5 },
+          { kind: 'time', time: new Date('not a date') },
+        ] as TailStart[]) {
+          const error = await rejectionOf(bus.tail({ filterSubject: ownEvents(), start, handler }));
+          expect(error.code).toBe(ErrorCode.VALIDATION_FAILED);
+        }
+      });
     });
   });
 }

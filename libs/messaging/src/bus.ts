@@ -101,7 +101,10 @@ export interface TailOptions {
   handler(event: LoggedEvent): Promise<void>;
 }
 
-/** A running tail of the event log. */
+/**
+ * A running tail of the event log. stop() lets a handler call in progress finish and starts no other;
+ * it never rejects. A tail also ends (rejected) when the log it reads is deleted or recreated.
+ */
 export interface Tail extends Registration {
   /** Settles when the tail stops: resolved after stop(), rejected when the handler or the transport failed. */
   readonly ended: Promise<void>;

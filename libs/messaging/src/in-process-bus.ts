@@ -1,5 +1,6 @@
 /* eslint-disable @typescript-eslint/require-await -- this adapter does its work synchronously, but keeps the
    port's async contract: its failures must reach callers as rejections, exactly as NatsBus's do. */
+import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { type AnyCommand, DomainError, ErrorCode, type EventEnvelope, type PayloadOf, type ReplyOf } from '@runyard/contracts';
 import type {
@@ -8,19 +9,25 @@ import type {
   CommandHandlerFn,
   ConsumeOptions,
   DeliveredEvent,
+  EventLogInfo,
   MessageHeaders,
   Registration,
   RequestOptions,
+  Tail,
+  TailOptions,
 } from './bus.js';
 import { describeError, serveCommand, unwrapReply } from './command-reply.js';
 import type { MessagingLogger } from './messaging-logger.js';
 import { assertEventSubject, subjectMatches } from './subject-filter.js';
+import { assertTailStart, startTail } from './tail-lifecycle.js';
 
 export interface InProcessBusOptions {
   /** Publishing an id again within this window is a no-op (JetStream `duplicate_window`); default 2 min. */
   duplicateWindowMs?: number;
   /** Events older than this leave the log (JetStream `max_age`); default 7 days. */
   maxAgeMs?: number;
+  /** Most events the log keeps; past it the oldest leave first (JetStream `max_msgs`); default 100,000. */
+  maxRetainedEvents?: number;
   logger?: MessagingLogger;
 }
 
@@ -71,11 +78,22 @@ interface Durable {
   nextAttachment: number;
 }
 
+/** A running tail's position; `wake` is set while it waits for the next event to be published. */
+interface Follower {
+  filterSubject: string;
+  /** Next stream sequence to look at. */
+  nextSequence: number;
+  /** Epoch milliseconds; events stored earlier are skipped (a `time` start). */
+  notBefore: number | undefined;
+  wake: (() => void) | undefined;
+}
+
 /**
  * `Bus` for standalone mode: everything in memory, in one process, with the NATS/JetStream semantics
  * the port documents (JSON round trip, validation before the handler, queue-group round robin,
- * dedupe window, durable consumers with ack/nak/term and `max_ack_pending`). Handlers always run on
- * a later tick than the caller, as they would across a network.
+ * dedupe window, durable consumers with ack/nak/term and `max_ack_pending`, tails over a retained log
+ * that drops its oldest events past `maxRetainedEvents`). Handlers always run on a later tick than the
+ * caller, as they would across a network.
  */
 export class InProcessBus implements Bus {
   private readonly groups = new Map<string, Map<string, QueueGroup>>();
@@ -84,16 +102,24 @@ export class InProcessBus implements Bus {
   /** Event id → time stored, oldest first (Map keeps insertion order). */
   private readonly recentIds = new Map<string, number>();
   private readonly durables = new Map<string, Durable>();
+  private readonly followers = new Set<Follower>();
+  /** New per instance: a standalone restart starts a new log whose sequences mean nothing to the old one. */
+  private readonly epoch = randomUUID();
   private readonly registrations = new Set<Registration>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly duplicateWindowMs: number;
   private readonly maxAgeMs: number;
+  private readonly maxRetainedEvents: number;
   private readonly logger: MessagingLogger;
   private closed = false;
 
   constructor(options: InProcessBusOptions = {}) {
     this.duplicateWindowMs = options.duplicateWindowMs ?? 2 * 60_000;
     this.maxAgeMs = options.maxAgeMs ?? 7 * 24 * 3_600_000;
+    this.maxRetainedEvents = options.maxRetainedEvents ?? 100_000;
+    if (!Number.isSafeInteger(this.maxRetainedEvents) || this.maxRetainedEvents < 1) {
+      throw new Error(`maxRetainedEvents must be a positive integer, not ${this.maxRetainedEvents}`);
+    }
     this.logger = options.logger ?? new Logger(InProcessBus.name);
   }
 
@@ -167,7 +193,13 @@ export class InProcessBus implements Bus {
     this.recentIds.set(envelope.id, now);
     this.log.push({ sequence: ++this.lastSequence, subject: envelope.subject, json: JSON.stringify(envelope), headers: { ...headers }, storedAt: now });
     this.expireOldEvents(now);
+    while (this.log.length > this.maxRetainedEvents) this.log.shift();
     for (const durable of this.durables.values()) this.pump(durable);
+    for (const follower of this.followers) {
+      const wake = follower.wake;
+      follower.wake = undefined;
+      wake?.();
+    }
   }
 
   async consume(options: ConsumeOptions): Promise<Registration> {
@@ -207,6 +239,50 @@ export class InProcessBus implements Bus {
     };
     this.registrations.add(registration);
     return registration;
+  }
+
+  async tail(options: TailOptions): Promise<Tail> {
+    if (this.closed) throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, 'The bus is closed');
+    assertTailStart(options.start);
+    const { start } = options;
+    const follower: Follower = {
+      filterSubject: options.filterSubject,
+      nextSequence: start.kind === 'new' ? this.lastSequence + 1 : start.kind === 'after' ? start.sequence + 1 : 1,
+      notBefore: start.kind === 'time' ? start.time.getTime() : undefined,
+      wake: undefined,
+    };
+    this.followers.add(follower);
+    const tail = startTail(
+      {
+        run: async (stopping) => {
+          await nextTick();
+          while (!stopping()) {
+            const stored = this.nextForFollower(follower);
+            if (!stored) {
+              await new Promise<void>((resolve) => (follower.wake = resolve));
+              continue;
+            }
+            follower.nextSequence = stored.sequence + 1;
+            // One at a time: the next event waits for this handler (backpressure).
+            await options.handler({ envelope: JSON.parse(stored.json) as EventEnvelope, sequence: stored.sequence });
+          }
+        },
+        interrupt: () => follower.wake?.(),
+        cleanup: async () => {
+          this.followers.delete(follower);
+          this.registrations.delete(tail);
+        },
+      },
+      options.filterSubject,
+      this.logger,
+    );
+    this.registrations.add(tail);
+    return tail;
+  }
+
+  async eventLog(): Promise<EventLogInfo> {
+    if (this.closed) throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, 'The bus is closed');
+    return { epoch: this.epoch, firstSequence: this.log[0]?.sequence ?? this.lastSequence + 1, lastSequence: this.lastSequence };
   }
 
   status(): BusStatus {
@@ -281,6 +357,21 @@ export class InProcessBus implements Bus {
     return undefined;
   }
 
+  /** The follower's next event (skipping what it does not match), or undefined once it has read the whole log. */
+  private nextForFollower(follower: Follower): StoredEvent | undefined {
+    const first = this.log[0];
+    if (first) {
+      // A position older than the log (dropped meanwhile, or an old `after`) starts at the first retained event.
+      for (let i = Math.max(0, follower.nextSequence - first.sequence); i < this.log.length; i++) {
+        const stored = this.log[i];
+        if (follower.notBefore !== undefined && stored.storedAt < follower.notBefore) continue;
+        if (subjectMatches(follower.filterSubject, stored.subject)) return stored;
+      }
+    }
+    follower.nextSequence = Math.max(follower.nextSequence, this.lastSequence + 1);
+    return undefined;
+  }
+
   private stored(sequence: number): StoredEvent | undefined {
     const first = this.log[0];
     return first ? this.log[sequence - first.sequence] : undefined;
@@ -331,9 +422,18 @@ export class InProcessBus implements Bus {
   }
 
   private wakeAfter(durable: Durable, delayMs: number): void {
+    const dueBy = Date.now() + delayMs;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       this.pump(durable);
+      // Timers run on a monotonic clock and due times on Date.now(): one can fire a millisecond before
+      // the redelivery it is for is due, and nothing else would wake the durable. Sleep again for the rest.
+      const now = Date.now();
+      let early = Infinity;
+      for (const { redeliverAt } of durable.pending.values()) {
+        if (redeliverAt !== null && redeliverAt > now && redeliverAt <= dueBy) early = Math.min(early, redeliverAt);
+      }
+      if (early !== Infinity && !this.closed) this.wakeAfter(durable, early - now);
     }, delayMs);
     timer.unref();
     this.timers.add(timer);

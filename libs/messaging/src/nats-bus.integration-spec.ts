@@ -5,18 +5,20 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { defineCommand, DomainError, ErrorCode } from '@runyard/contracts';
-import { expectEventually, freePort, testInfra, uniqueName } from '@runyard/testing';
-import { IsString } from 'class-validator';
+import { defineCommand, defineEvent, DomainError, ErrorCode } from '@runyard/contracts';
+import { expectEventually, freePort, type PrivateNats, startPrivateNats, testInfra, uniqueName } from '@runyard/testing';
+import { IsInt, IsString } from 'class-validator';
 import { runBusContract } from './bus.contract.js';
-import { NatsBus } from './nats-bus.js';
+import type { LoggedEvent } from './bus.js';
+import { NatsBus, type NatsBusOptions } from './nats-bus.js';
+import { newEvent } from './outbox/new-event.js';
 
 // One namespace for this file: its subjects and its stream are invisible to every other test file.
 const namespace = uniqueName('msgtest');
 const streamsToDelete = new Set<string>();
 
-async function connectBus(label: string, servers = testInfra.natsUrl, ns = namespace): Promise<NatsBus> {
-  const bus = await NatsBus.connect({ servers, name: `${label}-${namespace}`, namespace: ns });
+async function connectBus(label: string, servers = testInfra.natsUrl, ns = namespace, options: Partial<NatsBusOptions> = {}): Promise<NatsBus> {
+  const bus = await NatsBus.connect({ servers, name: `${label}-${namespace}`, namespace: ns, ...options });
   if (servers === testInfra.natsUrl) streamsToDelete.add(bus.streamName);
   return bus;
 }
@@ -31,17 +33,25 @@ afterAll(async () => {
   }
 });
 
-runBusContract('NatsBus', async () => {
-  const bus = await connectBus('contract-a');
-  const bus2 = await connectBus('contract-b');
-  return {
-    bus,
-    bus2,
-    cleanup: async () => {
-      await Promise.all([bus.close(), bus2.close()]);
-    },
-  };
-});
+runBusContract(
+  'NatsBus',
+  async () => {
+    const bus = await connectBus('contract-a');
+    const bus2 = await connectBus('contract-b');
+    return {
+      bus,
+      bus2,
+      cleanup: async () => {
+        await Promise.all([bus.close(), bus2.close()]);
+      },
+    };
+  },
+  // A stream of its own (a fresh namespace), so its size limit touches no other test's events.
+  async (maxEvents) => {
+    const bus = await connectBus('contract-bounded', testInfra.natsUrl, uniqueName('msgtest_bounded'), { maxMessages: maxEvents });
+    return { bus, cleanup: () => bus.close() };
+  },
+);
 
 class PingPayload {
   @IsString()
@@ -75,10 +85,128 @@ describe('NatsBus', () => {
       expect(config.storage).toBe('file');
       expect(config.duplicate_window).toBe(120_000_000_000);
       expect(config.max_age).toBe(7 * 24 * 3600 * 1_000_000_000);
+      expect(config.max_msgs).toBe(-1);
     } finally {
       await Promise.all([bus.close(), nc.close()]);
     }
   });
+});
+
+class TailedData {
+  @IsInt()
+  n!: number;
+}
+const Tailed = defineEvent('msgtest.evt.tail.happened.v1', TailedData);
+const TENANT = '0190a5f1-0000-7000-8000-000000000003';
+const tailed = (n: number) => newEvent(Tailed, { tenant_id: TENANT }, { n });
+const idsOf = (events: LoggedEvent[]) => events.map((e) => e.envelope.id);
+
+describe('NatsBus tails', () => {
+  let bus: NatsBus | undefined;
+
+  afterEach(async () => {
+    await bus?.close();
+    bus = undefined;
+  });
+
+  async function consumerNames(stream: string): Promise<string[]> {
+    const nc = await connect({ servers: testInfra.natsUrl });
+    try {
+      return (await (await jetstreamManager(nc)).consumers.list(stream).next()).map((c) => c.name);
+    } finally {
+      await nc.close();
+    }
+  }
+
+  it('leaves no consumer on the server once its tails have stopped (nor the probe of a time start)', async () => {
+    const own = await connectBus('tail-cleanup', testInfra.natsUrl, uniqueName('msgtest_tails'));
+    bus = own;
+    await own.publish(tailed(1));
+    const received: LoggedEvent[] = [];
+    const tails = await Promise.all([
+      own.tail({ filterSubject: 'msgtest.evt.>', start: { kind: 'time', time: new Date(0) }, handler: (e) => Promise.resolve(void received.push(e)) }),
+      own.tail({ filterSubject: 'msgtest.evt.>', start: { kind: 'new' }, handler: () => Promise.resolve() }),
+    ]);
+    await expectEventually(() => expect(received).toHaveLength(1));
+    expect(await consumerNames(own.streamName)).toHaveLength(2);
+
+    await Promise.all(tails.map((t) => t.stop()));
+
+    expect(await consumerNames(own.streamName)).toEqual([]);
+  });
+
+  it('ends a running tail when its stream is deleted, and a recreated stream has a new epoch', async () => {
+    const ns = uniqueName('msgtest_epoch');
+    const own = await connectBus('tail-epoch', testInfra.natsUrl, ns);
+    bus = own;
+    await own.publish(tailed(1));
+    const before = await own.eventLog();
+    const received: LoggedEvent[] = [];
+    const tail = await own.tail({ filterSubject: 'msgtest.evt.>', start: { kind: 'after', sequence: 0 }, handler: (e) => Promise.resolve(void received.push(e)) });
+    await expectEventually(() => expect(received).toHaveLength(1));
+
+    const nc = await connect({ servers: testInfra.natsUrl });
+    try {
+      await (await jetstreamManager(nc)).streams.delete(own.streamName);
+    } finally {
+      await nc.close();
+    }
+
+    await expect(tail.ended).rejects.toThrow(/event log .* was (deleted|recreated)/);
+    const recreated = await connectBus('tail-epoch-again', testInfra.natsUrl, ns);
+    try {
+      const after = await recreated.eventLog();
+      expect(after).toEqual({ epoch: expect.any(String), firstSequence: 1, lastSequence: 0 });
+      expect(after.epoch).not.toBe(before.epoch);
+    } finally {
+      await recreated.close();
+    }
+  });
+});
+
+describe('NatsBus tails across a NATS restart', () => {
+  let nats: PrivateNats | undefined;
+  let bus: NatsBus | undefined;
+
+  afterEach(async () => {
+    await bus?.close();
+    await nats?.dispose();
+  });
+
+  it('keeps every tail going, each event once and in order, when the client recreates its ordered consumer', async () => {
+    nats = await startPrivateNats();
+    const own = await NatsBus.connect({ servers: nats.url, name: 'tail-restart', namespace });
+    bus = own;
+    const [e1, e2, e3, e4] = [1, 2, 3, 4].map(tailed);
+    await own.publish(e1);
+    await own.publish(e2);
+    const fromStart: LoggedEvent[] = [];
+    const fromNew: LoggedEvent[] = [];
+    let endedEarly = false;
+    const tails = await Promise.all([
+      own.tail({ filterSubject: 'msgtest.evt.>', start: { kind: 'after', sequence: 0 }, handler: (e) => Promise.resolve(void fromStart.push(e)) }),
+      // Has seen nothing when the server restarts: it must not fall back to replaying the stream.
+      own.tail({ filterSubject: 'msgtest.evt.>', start: { kind: 'new' }, handler: (e) => Promise.resolve(void fromNew.push(e)) }),
+    ]);
+    for (const tail of tails) void tail.ended.finally(() => (endedEarly = true));
+    await expectEventually(() => expect(fromStart).toHaveLength(2));
+    const epoch = (await own.eventLog()).epoch;
+
+    await nats.stop();
+    await expectEventually(() => expect(own.status().connected).toBe(false));
+    await nats.start();
+    // publish() dedupes by event id, so retrying until the connection is back is safe.
+    await expectEventually(() => own.publish(e3), { timeoutMs: 20_000, intervalMs: 200 });
+    await own.publish(e4);
+
+    await expectEventually(() => expect(idsOf(fromStart)).toContain(e4.id), { timeoutMs: 20_000 });
+    await expectEventually(() => expect(idsOf(fromNew)).toContain(e4.id), { timeoutMs: 20_000 });
+    expect(idsOf(fromStart)).toEqual([e1, e2, e3, e4].map((e) => e.id));
+    expect(fromStart.map((e) => e.sequence)).toEqual([1, 2, 3, 4]);
+    expect(idsOf(fromNew)).toEqual([e3.id, e4.id]);
+    expect((await own.eventLog()).epoch).toBe(epoch);
+    expect(endedEarly).toBe(false);
+  }, 60_000);
 });
 
 describe('NatsBus during a NATS outage', () => {

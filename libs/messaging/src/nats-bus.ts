@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import {
   AckPolicy,
+  type Consumer,
   type ConsumerInfo,
   type ConsumerMessages,
   DeliverPolicy,
@@ -12,6 +13,7 @@ import {
   jetstream,
   jetstreamManager,
   type StreamConfig,
+  type StreamInfo,
   StorageType,
 } from '@nats-io/jetstream';
 import {
@@ -31,13 +33,18 @@ import type {
   CommandHandlerFn,
   ConsumeOptions,
   DeliveredEvent,
+  EventLogInfo,
   MessageHeaders,
   Registration,
   RequestOptions,
+  Tail,
+  TailOptions,
+  TailStart,
 } from './bus.js';
 import { describeError, serveCommand, unwrapReply } from './command-reply.js';
 import type { MessagingLogger } from './messaging-logger.js';
 import { assertEventSubject } from './subject-filter.js';
+import { assertTailStart, startTail } from './tail-lifecycle.js';
 
 export interface NatsBusOptions {
   /** e.g. `nats://127.0.0.1:4222`, or several for a cluster. */
@@ -55,6 +62,8 @@ export interface NatsBusOptions {
   streamName?: string;
   /** How long the stream keeps events; default 7 days. */
   maxAgeMs?: number;
+  /** Most events the stream keeps; past it the oldest leave first (`max_msgs`); default unlimited. */
+  maxMessages?: number;
   /** Stream replicas (JetStream cluster); default 1. */
   replicas?: number;
   logger?: MessagingLogger;
@@ -66,10 +75,15 @@ const DUPLICATE_WINDOW_MS = 2 * 60_000;
 const ACK_WAIT_MS = 30_000;
 const NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
 const DEFAULT_NAMESPACE = 'runyard';
+/** Messages an ordered consumer pulls ahead of a tail's handler (the client-side buffer per tail). */
+const TAIL_BATCH = 100;
+/** A consumer left behind by a tail whose cleanup could not reach the server goes away by itself. */
+const PROBE_INACTIVE_MS = 60_000;
 
 /**
  * `Bus` for distributed mode: core NATS request/reply with queue groups for commands, one JetStream
- * stream for events (publish with `msgID` dedupe, durable pull consumers with explicit ack).
+ * stream for events (publish with `msgID` dedupe, durable pull consumers with explicit ack, tails on
+ * ordered consumers).
  * Connection status is tracked from `nc.status()` so that callers get SERVICE_UNAVAILABLE at once
  * during an outage instead of waiting for a timeout; the client reconnects forever by itself.
  */
@@ -103,6 +117,9 @@ export class NatsBus implements Bus {
     }
     if (options.streamName !== undefined && !NAME_PATTERN.test(options.streamName)) {
       throw new Error(`Invalid stream name "${options.streamName}": use letters, digits, _ and - only`);
+    }
+    if (options.maxMessages !== undefined && (!Number.isSafeInteger(options.maxMessages) || options.maxMessages < 1)) {
+      throw new Error(`Invalid maxMessages ${options.maxMessages}: use a positive integer`);
     }
     const logger = options.logger ?? new Logger(NatsBus.name);
     const nc = await connect({
@@ -377,6 +394,132 @@ export class NatsBus implements Bus {
     }
   }
 
+  async tail(options: TailOptions): Promise<Tail> {
+    assertTailStart(options.start);
+    if (!this.isUsable()) throw this.unavailable();
+    const filterSubject = this.wire(options.filterSubject);
+    let epoch: string;
+    let startSequence: number;
+    let consumer: Consumer;
+    let messages: ConsumerMessages;
+    try {
+      const info = await this.jsm.streams.info(this.streamName);
+      epoch = epochOf(info);
+      startSequence = await this.startSequence(options.start, info, filterSubject);
+      // Always a start sequence, never deliver_policy new/by_start_time: when the client recreates an
+      // ordered consumer (after a reconnect) before its first message, it restarts at opt_start_seq, which
+      // for those policies is unset — it would replay the stream from sequence 1.
+      consumer = await this.js.consumers.get(this.streamName, { filter_subjects: filterSubject, opt_start_seq: startSequence });
+      messages = await consumer.consume({ max_messages: TAIL_BATCH });
+    } catch (error) {
+      throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, `Tailing ${options.filterSubject} failed: ${describeError(error)}`);
+    }
+    const notBefore = options.start.kind === 'time' ? options.start.time.getTime() : undefined;
+
+    const tail = startTail(
+      {
+        run: async (stopping) => {
+          // The client recreates the ordered consumer by itself; if the stream itself was recreated, its
+          // sequences start over and mean nothing to this tail's reader, so the tail ends instead.
+          let verified: Promise<void> = Promise.resolve();
+          let failure: Error | undefined;
+          const watch = (async () => {
+            for await (const note of messages.status()) {
+              if (note.type === 'ordered_consumer_recreated' || note.type === 'consumer_deleted' || note.type === 'stream_not_found') {
+                verified = verified
+                  .then(() => this.assertEpoch(epoch))
+                  .catch((error: unknown) => {
+                    failure ??= error instanceof Error ? error : new Error(describeError(error));
+                    void messages.close();
+                  });
+              }
+            }
+          })().catch((error: unknown) => {
+            this.logger.warn(`Tail on ${options.filterSubject}: status watch failed: ${describeError(error)}`);
+          });
+          try {
+            for await (const msg of messages) {
+              // The notice comes before the recreated consumer's first message: check before delivering it.
+              await verified;
+              if (stopping() || failure !== undefined) break;
+              // The server clamps a start past the log's end to it, and a time start only picks a sequence:
+              // keep to the exact start here (also a guard should the client ever restart its consumer too early).
+              if (msg.seq < startSequence || (notBefore !== undefined && msg.info.timestampNanos / 1e6 < notBefore)) continue;
+              const envelope = parseJson(msg.data);
+              if (!isEnvelope(envelope)) {
+                this.logger.warn(`Tail on ${options.filterSubject}: skipping an unparseable message at sequence ${msg.seq}`);
+                continue;
+              }
+              // One at a time: the next message waits for this handler (backpressure).
+              await options.handler({ envelope, sequence: msg.seq });
+            }
+          } finally {
+            await messages.close();
+            await watch;
+          }
+          if (failure !== undefined) throw failure;
+        },
+        interrupt: () => void messages.close(),
+        cleanup: async () => {
+          this.registrations.delete(tail);
+          // The client leaves an ordered consumer to expire on the server (inactive_threshold); remove it now.
+          if (this.connected && !this.nc.isClosed()) await consumer.delete().catch(() => false);
+        },
+      },
+      options.filterSubject,
+      this.logger,
+    );
+    this.registrations.add(tail);
+    return tail;
+  }
+
+  /** The first stream sequence a tail may deliver. */
+  private async startSequence(start: TailStart, info: StreamInfo, filterSubject: string): Promise<number> {
+    switch (start.kind) {
+      case 'new':
+        return info.state.last_seq + 1;
+      case 'after':
+        return start.sequence + 1;
+      case 'time': {
+        // The server knows which sequence a time maps to: ask it with a throwaway consumer.
+        const probe = await this.jsm.consumers.add(this.streamName, {
+          deliver_policy: DeliverPolicy.StartTime,
+          opt_start_time: start.time.toISOString(),
+          ack_policy: AckPolicy.None,
+          filter_subject: filterSubject,
+          mem_storage: true,
+          num_replicas: 1,
+          inactive_threshold: nanos(PROBE_INACTIVE_MS),
+        });
+        await this.jsm.consumers.delete(this.streamName, probe.name).catch(() => false);
+        return probe.delivered.stream_seq + 1;
+      }
+    }
+  }
+
+  private async assertEpoch(epoch: string): Promise<void> {
+    let info: StreamInfo;
+    try {
+      info = await this.jsm.streams.info(this.streamName);
+    } catch (error) {
+      if (isApiError(error, JetStreamApiCodes.StreamNotFound)) throw new Error(`The event log ${this.streamName} was deleted`);
+      throw error;
+    }
+    if (epochOf(info) !== epoch) throw new Error(`The event log ${this.streamName} was recreated (a new epoch)`);
+  }
+
+  async eventLog(): Promise<EventLogInfo> {
+    if (!this.isUsable()) throw this.unavailable();
+    let info: StreamInfo;
+    try {
+      info = await this.jsm.streams.info(this.streamName);
+    } catch (error) {
+      throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, `Reading the event log failed: ${describeError(error)}`);
+    }
+    const { first_seq: first, last_seq: last, messages } = info.state;
+    return { epoch: epochOf(info), firstSequence: messages === 0 ? last + 1 : first, lastSequence: last };
+  }
+
   /** Creates the durable, or brings its limits up to date; its filter is fixed once created (nats-server 2.9). */
   private async ensureConsumer(durable: string, filterSubject: string, maxAckPending: number): Promise<void> {
     const ackWait = nanos(ACK_WAIT_MS);
@@ -409,6 +552,7 @@ export class NatsBus implements Bus {
       subjects: [this.wire('*.evt.>')],
       max_age: nanos(this.options.maxAgeMs ?? 7 * 24 * 3_600_000),
       duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+      max_msgs: this.options.maxMessages ?? -1,
     };
     try {
       const info = await this.jsm.streams.info(this.streamName);
@@ -439,6 +583,14 @@ export class NatsBus implements Bus {
     }
     await this.statusLoop;
   }
+}
+
+/**
+ * The stream's creation time, digits only (`20250301120000123456789`): a recreated stream gets a new
+ * one, a server restart keeps it.
+ */
+function epochOf(info: StreamInfo): string {
+  return info.created.replace(/\D/g, '');
 }
 
 function toNatsHeaders(headers: MessageHeaders | undefined): MsgHdrs | undefined {

@@ -18,3 +18,4 @@ export class UuidParamPipe implements PipeTransform<string, string> {
 
 export const SessionIdPipe = new UuidParamPipe('session');
 export const RunIdPipe = new UuidParamPipe('run');
+export const WaitIdPipe = new UuidParamPipe('wait');

@@ -129,6 +129,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         'Lists are paginated with `?limit=&cursor=` and answer `{ "data": [...], "next_cursor": ... }`.',
         'Every error is an `application/problem+json` document with a stable `code`; every response carries `X-Request-Id`.',
         'POSTs honour `Idempotency-Key`; rate limits answer 429 with `Retry-After`.',
+        'Live streams are Server-Sent Events: each event\'s `id` is a cursor to resume from with `Last-Event-ID`; heartbeats are `: ping` comments.',
       ].join('\n'),
     )
     .setVersion('1')
@@ -140,6 +141,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addTag('api-keys', 'API keys of principals.')
     .addTag('identity', 'Who the calling key belongs to.')
     .addTag('audit', 'The audit trail of a tenant.')
+    .addTag('events', 'Live event streams (Server-Sent Events), resumable with `Last-Event-ID`.')
     .build();
   const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (controllerKey: string, methodKey: string) => `${controllerKey.replace(/Controller$/, '')}_${methodKey}`,

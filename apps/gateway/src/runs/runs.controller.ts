@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from 
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { CancelRun, CancelRunBody, CreateRun, CreateRunBody, GetRun, ListRuns, ListRunsQuery, RunView, type Page } from '@runyard/contracts';
 import { Audited } from '../audit/audited.decorator.js';
+import { IdempotencyKey } from '../edge/idempotency/idempotency-key.decorator.js';
 import { RequestId } from '../edge/request-id.decorator.js';
 import { ServiceClient } from '../edge/service-client.js';
 import { RunIdPipe } from '../edge/uuid-param.pipe.js';
@@ -24,11 +25,18 @@ export class RunsController {
     summary: 'Create a run',
     description:
       'In a busy session the run is queued (`busy_policy: enqueue`), refused with 409 (`reject`) or takes over (`interrupt`). ' +
-      'Honours Idempotency-Key: a retry returns the original run.',
+      'Honours Idempotency-Key: a retry returns the original run — from the gateway for 24 h, and from the runs service for as ' +
+      'long as the run exists (the key is stored on the run, per principal).',
   })
   @ApiCreatedResponse({ type: RunView })
-  create(@Caller() caller: AuthenticatedCaller, @Body() body: CreateRunBody, @RequestId() requestId: string): Promise<RunView> {
-    return this.services.request(CreateRun, { scope: toCallerScope(caller), body }, requestId);
+  create(
+    @Caller() caller: AuthenticatedCaller,
+    @Body() body: CreateRunBody,
+    @IdempotencyKey() idempotencyKey: string | undefined,
+    @RequestId() requestId: string,
+  ): Promise<RunView> {
+    const payload = { scope: toCallerScope(caller), body };
+    return this.services.request(CreateRun, idempotencyKey === undefined ? payload : { ...payload, idempotency_key: idempotencyKey }, requestId);
   }
 
   @Get()

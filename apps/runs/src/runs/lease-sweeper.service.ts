@@ -1,6 +1,8 @@
 import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { RunStatus } from '@runyard/contracts';
 import { TransactionalOutbox } from '@runyard/messaging';
+import type { EntityManager } from 'typeorm';
+import { WaitsRepository } from '../waits/waits.repository.js';
 import type { RunEntity } from './run.entity.js';
 import { RunLifecycle } from './run-lifecycle.js';
 import { RUNS_SETTINGS, type RunsSettings } from './runs-settings.js';
@@ -13,13 +15,15 @@ export interface SweepResult {
   leasesExpired: number;
   ttlsExpired: number;
   deadlinesPassed: number;
+  waitsTimedOut: number;
 }
 
 /**
  * Recovers what nobody will finish: a run whose worker stopped renewing its lease goes back to
  * pending (attempts left) or fails as `crashed`, and a cancelling one is cancelled; queued or pending
  * runs past their TTL expire; running runs past their max duration fail as `timeout`, and cancelling
- * runs whose worker did not stop them within the grace period are cancelled. Every change
+ * runs whose worker did not stop them within the grace period are cancelled; a suspended run whose
+ * wait timed out expires, and the wait with it. Every change
  * goes through RunLifecycle, so the session's queue moves on in the same transaction. Every replica
  * sweeps; each run is re-checked under its row lock, so two sweepers never apply the same change.
  */
@@ -32,6 +36,7 @@ export class LeaseSweeper implements OnApplicationBootstrap, BeforeApplicationSh
 
   constructor(
     private readonly runs: RunsRepository,
+    private readonly waits: WaitsRepository,
     private readonly lifecycle: RunLifecycle,
     private readonly outbox: TransactionalOutbox,
     @Inject(RUNS_SETTINGS) private readonly settings: RunsSettings,
@@ -52,10 +57,12 @@ export class LeaseSweeper implements OnApplicationBootstrap, BeforeApplicationSh
     const leases = await this.runs.findLeasesExpiredBefore(now, SWEEP_BATCH);
     const ttls = await this.runs.findTtlExpiredBefore(now, SWEEP_BATCH);
     const deadlines = await this.runs.findDeadlinesPassedBefore(now, SWEEP_BATCH);
+    const waits = await this.waits.findTimedOutBefore(now, SWEEP_BATCH);
     return {
-      leasesExpired: await this.each(leases, (run) => recoverLease(run, now)),
-      ttlsExpired: await this.each(ttls, (run) => expireTtl(run, now)),
-      deadlinesPassed: await this.each(deadlines, (run) => timeOut(run, now)),
+      leasesExpired: await this.each(leases, (_tx, run) => recoverLease(run, now)),
+      ttlsExpired: await this.each(ttls, (_tx, run) => expireTtl(run, now)),
+      deadlinesPassed: await this.each(deadlines, (_tx, run) => timeOut(run, now)),
+      waitsTimedOut: await this.each(waits, (tx, run) => this.expireWait(tx, run, now)),
     };
   }
 
@@ -72,7 +79,7 @@ export class LeaseSweeper implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   /** Applies `decide`'s change to each candidate in a transaction of its own; counts the runs it changed. */
-  private async each(candidates: SweepCandidate[], decide: (run: RunEntity) => Decision): Promise<number> {
+  private async each(candidates: SweepCandidate[], decide: (tx: EntityManager, run: RunEntity) => Decision | Promise<Decision>): Promise<number> {
     let changed = 0;
     for (const candidate of candidates) {
       try {
@@ -81,7 +88,7 @@ export class LeaseSweeper implements OnApplicationBootstrap, BeforeApplicationSh
           if (seen === null) return false;
           if (seen.parentRunId === null && seen.sessionId !== null) await this.runs.lockSessionQueue(tx, seen.tenantId, seen.sessionId);
           const run = await this.runs.lockInTenant(tx, candidate.tenantId, candidate.id);
-          const decision = run === null ? null : decide(run);
+          const decision = run === null ? null : await decide(tx, run);
           // Settled meanwhile (renewed, claimed, finished): nothing to do.
           if (run === null || decision === null) return false;
           await this.lifecycle.move(tx, events, run, decision.to, decision.changes);
@@ -93,6 +100,18 @@ export class LeaseSweeper implements OnApplicationBootstrap, BeforeApplicationSh
       }
     }
     return changed;
+  }
+
+  /**
+   * A suspended run whose open wait timed out expires (RunLifecycle closes the wait as expired). Its
+   * waits are re-read under the run's lock: the one found may have been answered meanwhile, and the
+   * run may wait on a newer one since.
+   */
+  private async expireWait(tx: EntityManager, run: RunEntity, now: Date): Promise<Decision> {
+    if (run.status !== 'waiting_for_approval' && run.status !== 'waiting_for_input') return null;
+    const open = await this.waits.lockOpenInRun(tx, run.tenantId, run.id);
+    if (!open.some((wait) => wait.timeoutAt !== null && wait.timeoutAt <= now)) return null;
+    return { to: 'expired', changes: {} };
   }
 }
 
@@ -109,7 +128,7 @@ function recoverLease(run: RunEntity, now: Date): Decision {
 }
 
 function expireTtl(run: RunEntity, now: Date): Decision {
-  if ((run.status !== 'queued' && run.status !== 'pending') || run.expiresAt === null || run.expiresAt > now) return null;
+  if ((run.status !== 'queued' && run.status !== 'pending') || run.startedAt !== null || run.expiresAt === null || run.expiresAt > now) return null;
   return { to: 'expired', changes: {} };
 }
 

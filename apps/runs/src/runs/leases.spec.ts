@@ -9,6 +9,7 @@ import {
   FailRun,
   FinishCancel,
   GetRun,
+  ReleaseRun,
   RenewLease,
   type CallerScope,
   type ClaimedRun,
@@ -155,6 +156,48 @@ describe('leases and fencing', () => {
     expect(failed).toMatchObject({ id: other.id, status: 'failed', failure_class: 'error', failure_message: 'tool crashed' });
     expect((await failure(bus.request(CancelRun, { scope: admin, run_id: other.id, body: {} }))).code).toBe(ErrorCode.RUN_TERMINAL);
     expect(await get(admin, other.id)).toEqual(failed);
+  });
+});
+
+describe('release', () => {
+  it('gives a released run back to pending at once without counting the attempt, and fences the releasing worker off', async () => {
+    const { admin } = newTenant();
+    const executor = uniqueExecutor();
+    const run = await create(admin, { route: { executor }, max_attempts: 1 });
+    const first = await claimOne(executor);
+    expect(await bus.request(ReleaseRun, lease(first))).toMatchObject({ id: run.id, status: 'pending', attempt: 0 });
+    expect(await workerWrites(lease(first))).toMatchObject({ renew: ErrorCode.LEASE_LOST, complete: ErrorCode.LEASE_LOST });
+
+    // With max_attempts 1 a counted attempt would have left nothing: the next worker still runs it.
+    const second = await claimOne(executor, 60_000, 'worker-2');
+    expect(second.run).toMatchObject({ id: run.id, attempt: 1, worker_id: 'worker-2' });
+    expect(await bus.request(CompleteRun, lease(second))).toMatchObject({ status: 'completed' });
+  });
+
+  it('cancels a released run whose cancel was requested', async () => {
+    const { admin } = newTenant();
+    const executor = uniqueExecutor();
+    const run = await create(admin, { route: { executor } });
+    const claimed = await claimOne(executor);
+    await bus.request(CancelRun, { scope: admin, run_id: run.id, body: {} });
+    expect(await bus.request(ReleaseRun, lease(claimed))).toMatchObject({ status: 'cancelled' });
+  });
+});
+
+describe('time to live', () => {
+  it('expires a run that never started, but not one that started and came back to pending', async () => {
+    const { admin } = newTenant();
+    const executor = uniqueExecutor();
+    const started = await create(admin, { route: { executor }, ttl_seconds: 1 });
+    const claimed = await claimOne(executor);
+    await bus.request(ReleaseRun, lease(claimed));
+    const neverStarted = await create(admin, { route: { executor: uniqueExecutor() }, ttl_seconds: 1 });
+
+    await expectEventually(() => expect(get(admin, neverStarted.id)).resolves.toMatchObject({ status: 'expired' }), { timeoutMs: 5000 });
+    // Past its TTL too, yet it started once: the TTL bounds the wait for a first start only.
+    expect(Date.now()).toBeGreaterThan(Date.parse(started.expires_at!));
+    expect(await get(admin, started.id)).toMatchObject({ status: 'pending' });
+    expect((await claimOne(executor)).run.id).toBe(started.id);
   });
 });
 

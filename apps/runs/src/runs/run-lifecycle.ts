@@ -1,7 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ACTIVE_RUN_STATUSES, RunStatusChanged, TERMINAL_RUN_STATUSES, type RunStatus } from '@runyard/contracts';
+import { ACTIVE_RUN_STATUSES, RunStatusChanged, TERMINAL_RUN_STATUSES, WaitClosed, type RunStatus } from '@runyard/contracts';
 import { newEvent, type OutboxEvents } from '@runyard/messaging';
 import type { EntityManager } from 'typeorm';
+import { toWaitView } from '../waits/wait.mapper.js';
+import { WaitsRepository } from '../waits/waits.repository.js';
 import type { RunEntity } from './run.entity.js';
 import { runEventScope, toRunView } from './run.mapper.js';
 import { transition } from './run-state-machine.js';
@@ -23,13 +25,15 @@ export interface CancelledBy {
 export class RunLifecycle {
   constructor(
     private readonly runs: RunsRepository,
+    private readonly waits: WaitsRepository,
     @Inject(RUNS_SETTINGS) private readonly settings: RunsSettings,
   ) {}
 
   /**
    * Moves `run` to `to` with `changes`, updating `run` in place. When a top-level run gives up its
    * session's slot, the next queued run takes it in the same transaction (unless `promote` is false:
-   * an interrupting run takes the slot itself).
+   * an interrupting run takes the slot itself). A suspended run that ends (cancelled, or expired when
+   * its wait timed out) closes its open waits with it, so no answer can arrive for an ended run.
    */
   async move(tx: EntityManager, events: OutboxEvents, run: RunEntity, to: RunStatus, changes: RunChanges = {}, promote = true): Promise<RunEntity> {
     const { from } = transition(run, to);
@@ -40,6 +44,7 @@ export class RunLifecycle {
     if (to !== 'running' && to !== 'cancelling') patch.leaseExpiresAt = null;
     await this.runs.applyChange(tx, run.tenantId, run.id, run.version, patch);
     Object.assign(run, patch, { version: run.version + 1 });
+    if (isSuspended(from) && TERMINAL_RUN_STATUSES.has(to)) await this.closeOpenWaits(tx, events, run, to === 'expired' ? 'expired' : 'cancelled', now);
     events.add(newEvent(RunStatusChanged, runEventScope(run), { run: toRunView(run), from, to }));
     if (promote && freesSessionSlot(run, from, to) && run.sessionId !== null) await this.promoteNext(tx, events, run.tenantId, run.sessionId);
     return run;
@@ -67,10 +72,29 @@ export class RunLifecycle {
     return run;
   }
 
+  /** Only a suspended run has open waits (opening one suspends it, answering the last resumes it). */
+  private async closeOpenWaits(tx: EntityManager, events: OutboxEvents, run: RunEntity, status: 'expired' | 'cancelled', now: Date): Promise<void> {
+    const open = await this.waits.lockOpenInRun(tx, run.tenantId, run.id);
+    await this.waits.applyChange(
+      tx,
+      run.tenantId,
+      open.map((wait) => wait.id),
+      { status, updatedAt: now },
+    );
+    for (const wait of open) {
+      Object.assign(wait, { status, updatedAt: now });
+      events.add(newEvent(WaitClosed, runEventScope(run), toWaitView(wait)));
+    }
+  }
+
   private async promoteNext(tx: EntityManager, events: OutboxEvents, tenantId: string, sessionId: string): Promise<void> {
     const next = await this.runs.lockNextQueuedInSession(tx, tenantId, sessionId);
     if (next !== null) await this.move(tx, events, next, 'pending');
   }
+}
+
+function isSuspended(status: RunStatus): boolean {
+  return status === 'waiting_for_approval' || status === 'waiting_for_input';
 }
 
 /** A top-level run in a session leaving the active statuses frees the session's one slot. */

@@ -48,6 +48,13 @@ export class RunEntity {
   @Column({ type: 'bigint', name: 'queue_seq', select: false, insert: false, update: false })
   queueSeq?: string;
 
+  /**
+   * The creator's Idempotency-Key (unique per tenant and creator; migration 1763800000002). Written
+   * at insert, matched by lookups, never read into entities: nothing after creation needs it.
+   */
+  @Column({ type: 'text', name: 'idempotency_key', nullable: true, select: false, update: false })
+  idempotencyKey?: string | null;
+
   @Column('text', { nullable: true })
   input!: string | null;
 

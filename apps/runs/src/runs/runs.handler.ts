@@ -10,7 +10,7 @@ export class RunsHandler {
 
   @CommandHandler(CreateRun)
   create(payload: PayloadOf<typeof CreateRun>): Promise<RunView> {
-    return this.runs.create(payload.scope, payload.body);
+    return this.runs.create(payload.scope, payload.body, payload.idempotency_key);
   }
 
   @CommandHandler(GetRun)

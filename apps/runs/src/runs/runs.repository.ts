@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError, ErrorCode, type RunSource, type RunStatus } from '@runyard/contracts';
-import { DataSource, type EntityManager, type SelectQueryBuilder } from 'typeorm';
+import { DataSource, QueryFailedError, type EntityManager, type SelectQueryBuilder } from 'typeorm';
 import { RunEntity } from './run.entity.js';
 import { withJsonbColumns } from '@runyard/persistence';
 
@@ -48,6 +48,24 @@ export interface SweepCandidate {
   id: string;
 }
 
+/** The partial unique index on (tenant_id, created_by, idempotency_key) (migration 1763800000002). */
+const IDEMPOTENCY_KEY_INDEX = 'runs_idempotency_key_idx';
+
+/** A run with the same creator and idempotency key committed first; read it instead. */
+export class IdempotencyKeyTaken extends Error {
+  constructor() {
+    super('idempotency key already used');
+    this.name = 'IdempotencyKeyTaken';
+  }
+}
+
+/** A unique violation (23505) of `index`; drivers that do not name the constraint count as that index. */
+function isUniqueViolationOf(error: unknown, index: string): boolean {
+  if (!(error instanceof QueryFailedError)) return false;
+  const driverError = error.driverError as { code?: unknown; constraint?: unknown } | undefined;
+  return driverError?.code === '23505' && (driverError.constraint === undefined || driverError.constraint === index);
+}
+
 /** Queue order within a session: interrupting runs first, then in the order they were accepted. */
 const QUEUE_ORDER = 'jumps_queue DESC, queue_seq ASC';
 
@@ -55,8 +73,30 @@ const QUEUE_ORDER = 'jumps_queue DESC, queue_seq ASC';
 export class RunsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
+  /**
+   * Throws IdempotencyKeyTaken when another run of the same creator already holds `run`'s
+   * idempotency key (a concurrent duplicate that committed first); the transaction is then aborted.
+   */
   async insertRun(tx: EntityManager, run: RunEntity): Promise<void> {
-    await tx.insert(RunEntity, withJsonbColumns(run));
+    try {
+      await tx.insert(RunEntity, withJsonbColumns(run));
+    } catch (error) {
+      if (run.idempotencyKey != null && isUniqueViolationOf(error, IDEMPOTENCY_KEY_INDEX)) throw new IdempotencyKeyTaken();
+      throw error;
+    }
+  }
+
+  /** The run `createdBy` created with `idempotencyKey`, if the caller may see it. */
+  findByIdempotencyKey(
+    tenantId: string,
+    ownerId: OwnerFilter,
+    createdBy: string,
+    idempotencyKey: string,
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<RunEntity | null> {
+    return this.visible(manager, tenantId, ownerId)
+      .andWhere('r.created_by = :createdBy AND r.idempotency_key = :idempotencyKey', { createdBy, idempotencyKey })
+      .getOne();
   }
 
   findVisible(tenantId: string, ownerId: OwnerFilter, runId: string, manager: EntityManager = this.dataSource.manager): Promise<RunEntity | null> {
@@ -153,11 +193,11 @@ export class RunsRepository {
    * so concurrent claims never get the same run. Across tenants: one worker pool serves them all.
    */
   lockOldestPending(tx: EntityManager, executors: string[] | undefined): Promise<RunEntity | null> {
-    // A run past its TTL is the sweeper's to expire, never a worker's to start.
+    // A run never started and past its TTL is the sweeper's to expire, never a worker's to start.
     const query = tx
       .createQueryBuilder(RunEntity, 'r')
       .where('r.status = :pending', { pending: 'pending' })
-      .andWhere('(r.expires_at IS NULL OR r.expires_at > now())');
+      .andWhere('(r.expires_at IS NULL OR r.expires_at > now() OR r.started_at IS NOT NULL)');
     if (executors !== undefined) query.andWhere('r.executor IN (:...executors)', { executors });
     return query.orderBy('r.id', 'ASC').limit(1).setLock('pessimistic_write').setOnLocked('skip_locked').getOne();
   }
@@ -173,12 +213,16 @@ export class RunsRepository {
     );
   }
 
-  /** Queued or pending runs past their TTL (across tenants). */
+  /**
+   * Queued or pending runs past their TTL that never started (across tenants). The TTL bounds the wait
+   * for a first start: a run back in pending after a lost lease or an answered wait has started.
+   */
   findTtlExpiredBefore(now: Date, limit: number): Promise<SweepCandidate[]> {
     return this.candidates(
       this.dataSource.manager
         .createQueryBuilder(RunEntity, 'r')
         .where('r.status IN (:...waiting)', { waiting: ['queued', 'pending'] })
+        .andWhere('r.started_at IS NULL')
         .andWhere('r.expires_at <= :now', { now }),
       limit,
     );

@@ -28,7 +28,7 @@ import type { RunEntity, StoredInputItem, StoredReplyTarget } from './run.entity
 import { runEventScope, toRunView } from './run.mapper.js';
 import { RunLifecycle } from './run-lifecycle.js';
 import { RUNS_SETTINGS, type RunsSettings } from './runs-settings.js';
-import { RunsRepository, type RunListFilters } from './runs.repository.js';
+import { IdempotencyKeyTaken, RunsRepository, type RunListFilters } from './runs.repository.js';
 
 /** What principals do with runs: create, read, list and cancel, each within the caller's scope. */
 @Injectable()
@@ -46,8 +46,18 @@ export class RunsService {
    * busy the busy policy decides: `enqueue` (queued, FIFO), `reject` (SESSION_BUSY) or `interrupt`
    * (the active run is cancelled and this one runs next). Sub-runs and runs outside a session are
    * pending at once. The session (or parent) must be visible to the caller.
+   *
+   * With an idempotency key this principal already used in the tenant, the run it created is
+   * returned as it is now and nothing else happens (no busy policy, no event) — also for a duplicate
+   * racing the original: the session queue lock or the parent's row lock orders the two, and where
+   * neither applies the unique index does.
    */
-  async create(scope: CallerScope, body: CreateRunBody): Promise<RunView> {
+  async create(scope: CallerScope, body: CreateRunBody, idempotencyKey?: string): Promise<RunView> {
+    if (idempotencyKey !== undefined) {
+      // A retry is answered before anything the original needed is checked again (its session may be archived by now).
+      const earlier = await this.runs.findByIdempotencyKey(scope.tenant_id, ownerFilter(scope), scope.principal_id, idempotencyKey);
+      if (earlier !== null) return this.currentView(earlier);
+    }
     const parent = body.parent_run_id === undefined ? null : await this.visibleParent(scope, body.parent_run_id, body.session_id);
     const sessionId = parent === null ? (body.session_id ?? null) : parent.sessionId;
     // Asked before the transaction opens: the sessions service may share this database (standalone).
@@ -55,24 +65,37 @@ export class RunsService {
     if (session !== null && session.status === 'archived') {
       throw new DomainError(ErrorCode.SESSION_ARCHIVED, `session ${session.id} is archived`);
     }
-    const run = this.newRun(scope, body, parent, session);
+    const run = this.newRun(scope, body, parent, session, idempotencyKey);
 
-    return this.outbox.run(async (tx, events) => {
-      if (parent !== null) await this.assertParentOpen(tx, parent);
-      else if (run.sessionId !== null) await this.takeSlotOrQueue(tx, events, scope, run, body);
-      await this.runs.insertRun(tx, run);
-      const positions = await this.runs.queuePositions(run.tenantId, [run], tx);
-      const view = toRunView(run, positions.get(run.id) ?? null);
-      events.add(newEvent(RunCreated, runEventScope(run), view));
-      return view;
-    });
+    try {
+      return await this.outbox.run(async (tx, events) => {
+        if (parent !== null) await this.assertParentOpen(tx, parent);
+        else if (run.sessionId !== null) await this.runs.lockSessionQueue(tx, run.tenantId, run.sessionId);
+        if (idempotencyKey !== undefined) {
+          // Looked up again under the lock: a duplicate that passed the first lookup finds the original here.
+          const earlier = await this.runs.findByIdempotencyKey(scope.tenant_id, ownerFilter(scope), scope.principal_id, idempotencyKey, tx);
+          if (earlier !== null) return this.currentView(earlier, tx);
+        }
+        if (parent === null && run.sessionId !== null) await this.takeSlotOrQueue(tx, events, scope, run, body);
+        await this.runs.insertRun(tx, run);
+        const positions = await this.runs.queuePositions(run.tenantId, [run], tx);
+        const view = toRunView(run, positions.get(run.id) ?? null);
+        events.add(newEvent(RunCreated, runEventScope(run), view));
+        return view;
+      });
+    } catch (error) {
+      if (!(error instanceof IdempotencyKeyTaken) || idempotencyKey === undefined) throw error;
+      // A duplicate with nothing to serialise on committed first (its transaction is over): answer with its run.
+      const winner = await this.runs.findByIdempotencyKey(scope.tenant_id, ownerFilter(scope), scope.principal_id, idempotencyKey);
+      if (winner === null) throw new DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This Idempotency-Key was already used for another run');
+      return this.currentView(winner);
+    }
   }
 
   async get(scope: CallerScope, runId: string): Promise<RunView> {
     const run = await this.runs.findVisible(scope.tenant_id, ownerFilter(scope), runId);
     if (run === null) throw runNotFound(runId);
-    const positions = await this.runs.queuePositions(run.tenantId, [run]);
-    return toRunView(run, positions.get(run.id) ?? null);
+    return this.currentView(run);
   }
 
   /** Newest first, keyset-paginated on the id. */
@@ -109,6 +132,12 @@ export class RunsService {
     });
   }
 
+  /** The run as it is now, with its queue position. */
+  private async currentView(run: RunEntity, manager?: EntityManager): Promise<RunView> {
+    const positions = await this.runs.queuePositions(run.tenantId, [run], manager);
+    return toRunView(run, positions.get(run.id) ?? null);
+  }
+
   private async visibleParent(scope: CallerScope, parentRunId: string, sessionId: string | undefined): Promise<RunEntity> {
     const parent = await this.runs.findVisible(scope.tenant_id, ownerFilter(scope), parentRunId);
     if (parent === null) throw runNotFound(parentRunId);
@@ -127,10 +156,9 @@ export class RunsService {
     if (locked.status === 'cancelling') throw new DomainError(ErrorCode.CONFLICT, `parent run ${parent.id} is being cancelled`);
   }
 
-  /** Sets `run`'s status by the session's slot and the busy policy; holds the session queue lock from here to commit. */
+  /** Sets `run`'s status by the session's slot and the busy policy. Call with the session queue locked (held to commit). */
   private async takeSlotOrQueue(tx: EntityManager, events: OutboxEvents, scope: CallerScope, run: RunEntity, body: CreateRunBody): Promise<void> {
     const sessionId = run.sessionId as string;
-    await this.runs.lockSessionQueue(tx, run.tenantId, sessionId);
     const active = await this.runs.findActiveInSession(tx, run.tenantId, sessionId);
     if (active === null) return;
     const policy = body.busy_policy ?? 'enqueue';
@@ -155,7 +183,7 @@ export class RunsService {
     }
   }
 
-  private newRun(scope: CallerScope, body: CreateRunBody, parent: RunEntity | null, session: SessionView | null): RunEntity {
+  private newRun(scope: CallerScope, body: CreateRunBody, parent: RunEntity | null, session: SessionView | null, idempotencyKey: string | undefined): RunEntity {
     const now = new Date();
     const { route, routeSource } = resolveRoute(body.route, session?.route_policy ?? null, this.settings.defaultExecutor);
     return {
@@ -171,6 +199,7 @@ export class RunsService {
       source: body.source ?? 'api',
       status: 'pending',
       jumpsQueue: false,
+      idempotencyKey: idempotencyKey ?? null,
       input: body.input ?? null,
       inputItems: body.input_items === undefined ? null : body.input_items.map(toStoredInputItem),
       route,

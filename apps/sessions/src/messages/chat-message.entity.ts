@@ -35,6 +35,10 @@ export class ChatMessageEntity {
   @Column('uuid', { name: 'author_id' })
   authorId!: string;
 
+  /** The run that posted it (assistant messages from runs; migration 1763800000003). */
+  @Column('uuid', { name: 'run_id', nullable: true })
+  runId?: string | null;
+
   @Column('timestamptz', { name: 'created_at' })
   createdAt!: Date;
 }

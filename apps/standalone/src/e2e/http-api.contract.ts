@@ -546,6 +546,151 @@ export function describeHttpApi(mode: string, boot: () => Promise<BootedRunyard>
       });
     });
 
+    describe('turns', () => {
+      interface MessageBody extends Json {
+        id: string;
+        seq: number;
+        role: string;
+        content: string | null;
+      }
+      interface TurnBody extends Json {
+        message: MessageBody;
+        run: RunBody;
+      }
+
+      it('serves the turns route in the OpenAPI document', async () => {
+        const openapi = await anonymous.get<{ paths: Record<string, { post?: { responses: Json } }> }>('/v1/openapi.json');
+        const post = openapi.body.paths['/v1/sessions/{id}/turns']?.post;
+        expect(Object.keys(post?.responses ?? {})).toEqual(expect.arrayContaining(['201', '400', '404', '409']));
+      });
+
+      it('appends the user’s message and creates a chat run from it: 201 with both', async () => {
+        const session = await createSession(acme.admin, { title: 'chat turns' });
+        const created = await acme.admin.post<TurnBody>(`/v1/sessions/${session.id}/turns`, { content: 'Summarise the report', metadata: { via: 'web' } });
+        expect(created.status).toBe(201);
+        const { message, run } = created.body;
+        expect(message).toMatchObject({ session_id: session.id, seq: 1, role: 'user', content: 'Summarise the report', metadata: { via: 'web' }, author_id: acme.adminId });
+        expect(run).toMatchObject({ session_id: session.id, source: 'chat', status: 'pending', input: 'Summarise the report', metadata: { message_id: message.id } });
+        expect((await acme.admin.get<PageBody<MessageBody>>(`/v1/sessions/${session.id}/messages`)).body.data).toEqual([message]);
+        expect((await acme.admin.get<PageBody<RunBody>>(`/v1/sessions/${session.id}/runs`)).body.data.map((r) => r.id)).toEqual([run.id]);
+
+        // The next turn queues behind it (enqueue), or is refused without a trace (reject).
+        const parts = [
+          { type: 'text', text: 'and this' },
+          { type: 'file', file_id: 'file_9', name: 'a.pdf' },
+        ];
+        const queued = await acme.admin.post<TurnBody>(`/v1/sessions/${session.id}/turns`, { input_items: parts });
+        expect(queued.status).toBe(201);
+        expect(queued.body.message).toMatchObject({ seq: 2, content: 'and this', input_items: parts });
+        expect(queued.body.run).toMatchObject({ status: 'queued', queue_position: 1, input: null, input_items: parts });
+        expectProblem(await acme.admin.post(`/v1/sessions/${session.id}/turns`, { content: 'now!', busy_policy: 'reject' }), 409, 'session_busy');
+        expect((await acme.admin.get<SessionBody>(`/v1/sessions/${session.id}`)).body.message_count).toBe(2);
+        expect((await acme.admin.get<PageBody<RunBody>>(`/v1/sessions/${session.id}/runs`)).body.data).toHaveLength(2);
+      });
+
+      it('answers a retry with the same Idempotency-Key with the original message and run, also for concurrent duplicates', async () => {
+        const session = await createSession(acme.admin, { title: 'idempotent turns' });
+        const headers = { 'idempotency-key': `turn-${uuidv7()}` };
+        const first = await acme.admin.post<TurnBody>(`/v1/sessions/${session.id}/turns`, { content: 'once' }, headers);
+        const retry = await acme.admin.post<TurnBody>(`/v1/sessions/${session.id}/turns`, { content: 'once' }, headers);
+        expect([first.status, retry.status]).toEqual([201, 201]);
+        expect(retry.body).toEqual(first.body);
+        expect(retry.headers.get('idempotent-replayed')).toBe('true');
+
+        const concurrentHeaders = { 'idempotency-key': `turn-${uuidv7()}` };
+        const responses = await Promise.all(
+          Array.from({ length: 6 }, () => acme.admin.post<TurnBody>(`/v1/sessions/${session.id}/turns`, { content: 'twice?' }, concurrentHeaders)),
+        );
+        for (const conflict of responses.filter((r) => r.status !== 201)) expectProblem(conflict, 409, 'idempotency_request_in_flight');
+        expect(new Set(responses.filter((r) => r.status === 201).map((r) => r.body.run.id)).size).toBe(1);
+        const messages = await acme.admin.get<PageBody<MessageBody>>(`/v1/sessions/${session.id}/messages`);
+        expect(messages.body.data.map((m) => m.content)).toEqual(['once', 'twice?']);
+        const runs = await acme.admin.get<PageBody<RunBody>>(`/v1/sessions/${session.id}/runs`);
+        expect(runs.body.data).toHaveLength(2);
+      });
+
+      it('creates exactly one run for concurrent duplicate POST /v1/runs with one Idempotency-Key', async () => {
+        const session = await createSession(acme.admin, { title: 'duplicate runs' });
+        const headers = { 'idempotency-key': `runs-${uuidv7()}` };
+        const responses = await Promise.all(
+          Array.from({ length: 10 }, () => acme.admin.post<RunBody>('/v1/runs', { session_id: session.id, input: 'only one' }, headers)),
+        );
+        for (const conflict of responses.filter((r) => r.status !== 201)) expectProblem(conflict, 409, 'idempotency_request_in_flight');
+        const created = responses.filter((r) => r.status === 201);
+        expect(created.length).toBeGreaterThan(0);
+        expect(new Set(created.map((r) => r.body.id)).size).toBe(1);
+        const listed = await acme.admin.get<PageBody<RunBody>>(`/v1/runs?session_id=${session.id}&limit=200`);
+        expect(listed.body.data.map((r) => r.id)).toEqual([created[0].body.id]);
+      });
+
+      it('keeps one run and one turn per key across a principal’s API keys (the services enforce keys, not only the gateway)', async () => {
+        // The gateway scopes its replay store per API key; the services key on the principal, so two
+        // keys of one principal sending the same Idempotency-Key at once still create one record.
+        const member = await createPrincipalWithKey(acme, 'member', 'Two Keys');
+        const second = await member.client.post<Json>('/v1/api-keys', { name: 'second device' });
+        expect(second.status).toBe(201);
+        const clients = [member.client, anonymous.as(second.body.key as string)];
+        const session = await createSession(member.client, { title: 'two keys' });
+        const runHeaders = { 'idempotency-key': `two-keys-run-${uuidv7()}` };
+        const runs = await Promise.all(clients.map((client) => client.post<RunBody>('/v1/runs', { session_id: session.id, input: 'one run' }, runHeaders)));
+        expect(runs.map((r) => r.status)).toEqual([201, 201]);
+        expect(runs[1].body.id).toBe(runs[0].body.id);
+        const turnHeaders = { 'idempotency-key': `two-keys-turn-${uuidv7()}` };
+        const turns = await Promise.all(clients.map((client) => client.post<TurnBody>(`/v1/sessions/${session.id}/turns`, { content: 'one turn' }, turnHeaders)));
+        expect(turns.map((r) => r.status)).toEqual([201, 201]);
+        expect(turns[1].body.message.id).toBe(turns[0].body.message.id);
+        expect(turns[1].body.run.id).toBe(turns[0].body.run.id);
+        expect((await member.client.get<PageBody<RunBody>>(`/v1/sessions/${session.id}/runs`)).body.data).toHaveLength(2);
+        expect((await member.client.get<SessionBody>(`/v1/sessions/${session.id}`)).body.message_count).toBe(1);
+      });
+
+      it('answers 404 for another tenant’s, another member’s and a malformed session, and changes nothing', async () => {
+        const session = await createSession(acme.admin, { title: 'not yours' });
+        const member = await createPrincipalWithKey(acme, 'member', 'Turner');
+        for (const attempt of [
+          await globex.admin.post(`/v1/sessions/${session.id}/turns`, { content: 'intrude' }),
+          await member.client.post(`/v1/sessions/${session.id}/turns`, { content: 'intrude' }),
+          await acme.admin.post('/v1/sessions/not-a-uuid/turns', { content: 'x' }),
+          await acme.admin.post(`/v1/sessions/${uuidv7()}/turns`, { content: 'x' }),
+        ]) {
+          expectProblem(attempt, 404, 'not_found');
+        }
+        expect((await acme.admin.get<SessionBody>(`/v1/sessions/${session.id}`)).body.message_count).toBe(0);
+        expect((await acme.admin.get<PageBody<RunBody>>(`/v1/sessions/${session.id}/runs`)).body.data).toEqual([]);
+        const own = await createSession(member.client, { title: 'mine' });
+        expect((await member.client.post<TurnBody>(`/v1/sessions/${own.id}/turns`, { content: 'hello' })).body.run.owner_id).toBe(member.id);
+      });
+
+      it('refuses bad input with 400 and an archived session with 409, changing nothing', async () => {
+        const session = await createSession(acme.admin, { title: 'bad turns' });
+        const both = await acme.admin.post<{ errors: { field: string }[] }>(`/v1/sessions/${session.id}/turns`, {
+          content: 'x',
+          input_items: [{ type: 'text', text: 'y' }],
+        });
+        expectProblem(both, 400, 'validation_failed');
+        expect(both.body.errors.map((e) => e.field)).toContain('content');
+        for (const body of [{}, { content: '' }, { content: 'x', role: 'user' }, { content: 'x', busy_policy: 'later' }, { content: 'x', metadata: null }, { content: 'x', route: [] }]) {
+          expectProblem(await acme.admin.post(`/v1/sessions/${session.id}/turns`, body), 400, 'validation_failed');
+        }
+        expectProblem(await acme.admin.post(`/v1/sessions/${session.id}/turns`, { content: 'x' }, { 'idempotency-key': 'é' }), 400, 'validation_failed');
+        expect((await acme.admin.get<SessionBody>(`/v1/sessions/${session.id}`)).body.message_count).toBe(0);
+        await acme.admin.post(`/v1/sessions/${session.id}/archive`);
+        expectProblem(await acme.admin.post(`/v1/sessions/${session.id}/turns`, { content: 'late' }), 409, 'session_archived');
+        expect((await acme.admin.get<PageBody<RunBody>>(`/v1/sessions/${session.id}/runs`)).body.data).toEqual([]);
+      });
+
+      it('records session.turn in the audit trail with the session as target', async () => {
+        const session = await createSession(acme.admin, { title: 'audited turn' });
+        const created = await acme.admin.post<TurnBody>(`/v1/sessions/${session.id}/turns`, { content: 'audit me' }, { 'x-request-id': `turn-audit-${uuidv7()}` });
+        expect(created.status).toBe(201);
+        await expectEventually(async () => {
+          const events = await acme.admin.get<PageBody<Json>>('/v1/audit-events?action=session.turn&limit=200');
+          const event = events.body.data.find((e) => e.request_id === created.headers.get('x-request-id'));
+          expect(event).toMatchObject({ actor_id: acme.adminId, action: 'session.turn', target_type: 'session', target_id: session.id, outcome: 'success' });
+        });
+      });
+    });
+
     describe('rate limits and audit', () => {
       it('answers 429 with Retry-After once a key exceeds its limit', async () => {
         const member = await createPrincipalWithKey(globex, 'member', 'Speedy');

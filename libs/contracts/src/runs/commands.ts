@@ -31,6 +31,15 @@ export class CreateRunPayload extends Scoped {
   @ValidateNested()
   @Type(() => CreateRunBody)
   body!: CreateRunBody;
+
+  /**
+   * The caller's Idempotency-Key (printable ASCII): a create with a key this principal already used
+   * in the tenant returns that run as it is now, whatever the body, and creates nothing.
+   */
+  @IsOptionalNotNull()
+  @IsString()
+  @Matches(/^[\x20-\x7e]{1,255}$/)
+  idempotency_key?: string;
 }
 export const CreateRun = defineCommand<RunView>()('runs.cmd.run.create.v1', CreateRunPayload);
 
@@ -75,7 +84,9 @@ export const ListRunEvents = defineCommand<Page<EventEnvelope>>()('runs.cmd.run.
 /**
  * Approve, deny or respond to an open wait: the wait is answered and the exact run that asked resumes
  * (pending again, with the answer). RUN_TERMINAL on an ended run; CONFLICT on a wait that is not open
- * or an answer of the wrong kind (approve/deny an input request, respond to an approval).
+ * or an answer of the wrong kind (approve/deny an input request, respond to an approval);
+ * VALIDATION_FAILED when `input` is missing for `responded`, given otherwise, or does not satisfy the
+ * wait's schema (the problems listed as field errors under `input`).
  */
 export class AnswerWaitPayload extends RunScoped {
   @IsUUID()
@@ -164,11 +175,21 @@ export class FailRunPayload extends LeaseHeld {
 }
 export const FailRun = defineCommand<RunView>()('runs.cmd.run.fail.v1', FailRunPayload);
 
+/**
+ * The worker gives a running run back unfinished (it is shutting down): the run is pending again at
+ * once for another worker, and this claim does not count as an attempt.
+ */
+export class ReleaseRunPayload extends LeaseHeld {}
+export const ReleaseRun = defineCommand<RunView>()('runs.cmd.run.release.v1', ReleaseRunPayload);
+
 /** The worker stopped a run whose cancel was requested (status cancelling): it is now cancelled. */
 export class FinishCancelPayload extends LeaseHeld {}
 export const FinishCancel = defineCommand<RunView>()('runs.cmd.run.finish_cancel.v1', FinishCancelPayload);
 
 // ---- What an executor does through its worker while it holds the lease ----
+// Fenced like every worker write (RUN_TERMINAL, LEASE_LOST; a suspended run has no lease), and
+// refused with CONFLICT once a cancel was requested: the worker may then only stop the run
+// (FinishCancel).
 
 /**
  * Adds the step with `key` (title required then) or updates it: title and status replace, evidence is
@@ -191,7 +212,8 @@ export const UpsertPlanStep = defineCommand<PlanStepView>()('runs.cmd.plan_step.
  * Asks a principal for an approval or an input. A new key opens the wait and suspends the run
  * (waiting_for_approval / waiting_for_input; the lease ends, the worker's slot is free). A key the run
  * already has returns that wait unchanged and suspends nothing: answered, the executor continues with
- * the answer.
+ * the answer. Only an input request takes a `schema`, and it must be a JSON Schema (draft-07) that
+ * compiles without fetching anything; otherwise VALIDATION_FAILED.
  */
 export class RequestWaitPayload extends LeaseHeld {
   @IsString()

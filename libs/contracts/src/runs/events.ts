@@ -1,6 +1,9 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { defineEvent } from '../common/define.js';
-import { PlanStepView } from './plan-step.dto.js';
+import { IsString, IsUUID, Matches, MaxLength, MinLength } from 'class-validator';
+import { IsJsonObject, IsOptionalNotNull } from '../common/validators.js';
+import { MESSAGE_TEXT_MAX } from '../sessions/chat-message.dto.js';
+import { EXECUTOR_KEY, PlanStepView } from './plan-step.dto.js';
 import { RUN_STATUSES, RunView, type RunStatus } from './run.dto.js';
 import { WaitView } from './wait.dto.js';
 
@@ -16,12 +19,31 @@ export class RunProgressData {
   @ApiProperty({ type: 'object', additionalProperties: true, nullable: true }) data!: Record<string, unknown> | null;
 }
 
+/** Validated by its consumer (the sessions service) like any inbound message. */
 export class RunMessageData {
-  @ApiProperty({ format: 'uuid' }) run_id!: string;
-  @ApiProperty({ format: 'uuid' }) session_id!: string;
-  @ApiProperty({ description: 'The executor’s key: one chat message per (run, key).' }) key!: string;
-  @ApiProperty() content!: string;
-  @ApiProperty({ type: 'object', additionalProperties: true }) metadata!: Record<string, unknown>;
+  @ApiProperty({ format: 'uuid' })
+  @IsUUID()
+  run_id!: string;
+
+  @ApiProperty({ format: 'uuid' })
+  @IsUUID()
+  session_id!: string;
+
+  @ApiProperty({ description: 'The executor’s key: one chat message per (run, key).' })
+  @IsString()
+  @Matches(EXECUTOR_KEY)
+  key!: string;
+
+  @ApiProperty()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(MESSAGE_TEXT_MAX)
+  content!: string;
+
+  @ApiProperty({ type: 'object', additionalProperties: true })
+  @IsOptionalNotNull()
+  @IsJsonObject(16 * 1024)
+  metadata!: Record<string, unknown>;
 }
 
 // Wire names: renaming a subject is a migration (see common/define.ts).

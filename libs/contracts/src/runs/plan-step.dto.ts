@@ -68,7 +68,7 @@ export class PlanStepView {
   @ApiProperty({ format: 'date-time' }) updated_at!: string;
 }
 
-/** Used by the worker commands that add or update a step (see executor.commands.ts). */
+/** Whether `value` is a plan step status (UpsertPlanStep in commands.ts validates with PLAN_STEP_STATUSES). */
 export function isPlanStepStatus(value: string): value is PlanStepStatus {
   return (PLAN_STEP_STATUSES as readonly string[]).includes(value);
 }

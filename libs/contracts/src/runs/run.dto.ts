@@ -140,7 +140,7 @@ export class CreateRunBody {
   @Max(RUN_MAX_ATTEMPTS_LIMIT)
   max_attempts?: number;
 
-  @ApiPropertyOptional({ minimum: 1, description: 'A run still queued or pending this long after creation expires.' })
+  @ApiPropertyOptional({ minimum: 1, description: 'A run not yet started (queued or pending) this long after creation expires.' })
   @IsOptionalNotNull()
   @IsInt()
   @Min(1)

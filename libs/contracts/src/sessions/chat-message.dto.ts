@@ -110,5 +110,7 @@ export class ChatMessageView {
   @ApiProperty({ type: () => [InputItem] }) input_items!: InputItem[];
   @ApiProperty({ type: 'object', additionalProperties: true }) metadata!: Record<string, unknown>;
   @ApiProperty({ format: 'uuid', description: 'The principal that appended it.' }) author_id!: string;
+  @ApiPropertyOptional({ format: 'uuid', description: 'The run that posted it; present only on messages a run posted (role assistant).' })
+  run_id?: string;
   @ApiProperty({ format: 'date-time' }) created_at!: string;
 }

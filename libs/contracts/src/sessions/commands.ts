@@ -5,6 +5,7 @@ import type { Page } from '../common/pagination.js';
 import { CallerScope } from '../common/scope.js';
 import { AppendMessageBody, ChatMessageView, ListMessagesQuery } from './chat-message.dto.js';
 import { CreateSessionBody, ListSessionsQuery, SessionView, UpdateSessionBody } from './session.dto.js';
+import { CreateTurnBody, IsIdempotencyKey, TurnView } from './turn.dto.js';
 
 // Wire names: renaming a subject is a migration (see common/define.ts).
 
@@ -71,3 +72,20 @@ export class ListMessagesPayload extends SessionScoped {
   query!: ListMessagesQuery;
 }
 export const ListMessages = defineCommand<Page<ChatMessageView>>()('sessions.cmd.message.list.v1', ListMessagesPayload);
+
+/**
+ * Turn intake: appends the caller's chat message (role user) and creates a `chat` run from it. With
+ * an idempotency key, a retry by the same principal in the same session finds the message it
+ * appended and completes the turn with the same run (no second message, no second run).
+ */
+export class CreateTurnPayload extends SessionScoped {
+  @IsIdempotencyKey()
+  idempotency_key?: string;
+
+  @IsDefined()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => CreateTurnBody)
+  body!: CreateTurnBody;
+}
+export const CreateTurn = defineCommand<TurnView>()('sessions.cmd.turn.create.v1', CreateTurnPayload);

@@ -6,7 +6,7 @@ import { createTestDatabase, expectEventually, uniqueName } from '@runyard/testi
 import { IsInt, IsString } from 'class-validator';
 import { DataSource } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
-import { BUS, type Bus, type BusStatus, CommandHandlerFn, ConsumeOptions, DeliveredEvent, MessageHeaders, Registration, RequestOptions } from '../bus.js';
+import { BUS, type Bus, type BusStatus, CommandHandlerFn, ConsumeOptions, DeliveredEvent, type EventLogInfo, MessageHeaders, Registration, RequestOptions, type Tail, type TailOptions } from '../bus.js';
 import { InProcessBus } from '../in-process-bus.js';
 import type { MessagingLogger } from '../messaging-logger.js';
 import { CreateOutboxEvents1763600000000 } from './1763600000000-CreateOutboxEvents.js';
@@ -49,6 +49,14 @@ class ObservedBus implements Bus {
   }
   consume(options: ConsumeOptions): Promise<Registration> {
     return this.inner.consume(options);
+  }
+
+  tail(options: TailOptions): Promise<Tail> {
+    return this.inner.tail(options);
+  }
+
+  eventLog(): Promise<EventLogInfo> {
+    return this.inner.eventLog();
   }
   status(): BusStatus {
     return this.inner.status();

@@ -1,0 +1,87 @@
+import { DomainError, ErrorCode, RenewLease, type AnyCommand, type EventEnvelope, type PayloadOf, type ReplyOf } from '@runyard/contracts';
+import type { Bus, BusStatus, CommandHandlerFn, ConsumeOptions, EventLogInfo, MessageHeaders, Registration, RequestOptions, Tail, TailOptions } from '@runyard/messaging';
+
+export interface RecordedRequest {
+  subject: string;
+  payload: Record<string, unknown>;
+  /** 'ok', an error code, or undefined while in flight. */
+  outcome?: string;
+}
+
+/**
+ * A worker's view of the bus for tests: every request it sends is recorded with its outcome, and
+ * lease renewals can be held back (a worker cut off from the runs service, for lease-loss tests).
+ */
+export class RecordingBus implements Bus {
+  readonly requests: RecordedRequest[] = [];
+  private holding = false;
+  private tailBroken = false;
+  private readonly heldBack: (() => void)[] = [];
+
+  constructor(private readonly inner: Bus) {}
+
+  /** Renewals sent from now on wait until `releaseRenewals()`. */
+  holdRenewals(): void {
+    this.holding = true;
+  }
+
+  /** Lets the held renewals (and later ones) through. */
+  releaseRenewals(): void {
+    this.holding = false;
+    for (const release of this.heldBack.splice(0)) release();
+  }
+
+  /** The event log cannot be tailed (workers fall back to polling and heartbeats). */
+  breakTail(): void {
+    this.tailBroken = true;
+  }
+
+  /** What was sent about one run, as `subject → outcome` in order. */
+  about(runId: string): { subject: string; outcome?: string }[] {
+    return this.requests.filter((request) => request.payload.run_id === runId).map(({ subject, outcome }) => ({ subject, outcome }));
+  }
+
+  async request<C extends AnyCommand>(command: C, payload: PayloadOf<C>, options?: RequestOptions): Promise<ReplyOf<C>> {
+    const entry: RecordedRequest = { subject: command.subject, payload };
+    this.requests.push(entry);
+    if (command.subject === RenewLease.subject && this.holding) await new Promise<void>((resolve) => this.heldBack.push(resolve));
+    try {
+      const reply = await this.inner.request(command, payload, options);
+      entry.outcome = 'ok';
+      return reply;
+    } catch (error) {
+      entry.outcome = error instanceof DomainError ? error.code : 'error';
+      throw error;
+    }
+  }
+
+  handle<C extends AnyCommand>(command: C, queueGroup: string, handler: CommandHandlerFn<C>): Promise<Registration> {
+    return this.inner.handle(command, queueGroup, handler);
+  }
+
+  publish(envelope: EventEnvelope, headers?: MessageHeaders): Promise<void> {
+    return this.inner.publish(envelope, headers);
+  }
+
+  consume(options: ConsumeOptions): Promise<Registration> {
+    return this.inner.consume(options);
+  }
+
+  tail(options: TailOptions): Promise<Tail> {
+    if (this.tailBroken) return Promise.reject(new DomainError(ErrorCode.SERVICE_UNAVAILABLE, 'tail broken by the test'));
+    return this.inner.tail(options);
+  }
+
+  eventLog(): Promise<EventLogInfo> {
+    return this.inner.eventLog();
+  }
+
+  status(): BusStatus {
+    return this.inner.status();
+  }
+
+  /** The inner bus belongs to the fixture: closing this one closes nothing. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
