@@ -14,12 +14,15 @@ async function main(): Promise<void> {
     dataDir: env.RUNYARD_DATA_DIR,
     bootstrapApiKey: env.RUNYARD_BOOTSTRAP_API_KEY,
     logLevel: env.LOG_LEVEL,
+    // The embedded worker runs the built-in executors, so a turn completes with nothing else running.
+    worker: env.RUNYARD_WORKER ? { concurrency: env.RUNYARD_WORKER_CONCURRENCY } : undefined,
   });
 
   // Printed to the terminal, not the structured log: log lines may be shipped to storage, and the
   // system key must never be kept there.
   const lines = [`Runyard is running at ${runyard.url} (standalone mode, started in ${Date.now() - started} ms)`];
   lines.push(`  API reference: ${runyard.url}/docs`);
+  lines.push(env.RUNYARD_WORKER ? `  Embedded worker: executors echo and script, ${env.RUNYARD_WORKER_CONCURRENCY} at a time` : '  Embedded worker: off (RUNYARD_WORKER=false)');
   if (runyard.generatedSystemKey) {
     lines.push('', '  System admin API key (shown once; keep it somewhere safe):', `    ${runyard.generatedSystemKey}`);
   } else if (!env.RUNYARD_BOOTSTRAP_API_KEY) {
