@@ -197,3 +197,16 @@ export function cpuSecondsOfAll(pids) {
   }
   return total;
 }
+
+/** Jiffies the whole machine spent busy and in total so far (/proc/stat); diff two for a phase's CPU use. */
+export function machineCpu() {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  const idle = fields[3] + (fields[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+/** Share of all cores busy between two machineCpu() readings (0–1). */
+export function busyShare(before, after) {
+  return (after.busy - before.busy) / Math.max(1, after.total - before.total);
+}

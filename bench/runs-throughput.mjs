@@ -29,7 +29,9 @@ import {
   cpuSecondsOfAll,
   databaseUrlFor,
   freePort,
+  busyShare,
   machine,
+  machineCpu,
   openLoop,
   pidsNamed,
   runNode,
@@ -84,13 +86,14 @@ async function cleanup() {
 
 /** CPU seconds so far of each named process group; diff two snapshots for a phase. */
 function cpuSnapshot(groups) {
-  const snapshot = { bench: process.cpuUsage() };
+  const snapshot = { machine: machineCpu(), bench: process.cpuUsage() };
   for (const [name, pids] of Object.entries(groups)) snapshot[name] = cpuSecondsOfAll(typeof pids === 'function' ? pids() : pids);
   return snapshot;
 }
 function cpuMsPerItem(before, after, items) {
-  const perItem = {};
+  const perItem = { busy: busyShare(before.machine, after.machine) };
   for (const name of Object.keys(before)) {
+    if (name === 'machine') continue;
     const seconds =
       name === 'bench' ? (after.bench.user - before.bench.user + after.bench.system - before.bench.system) / 1e6 : after[name] - before[name];
     perItem[name] = (seconds * 1000) / items;
@@ -413,8 +416,9 @@ const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', {
 const ms = (s) => `${fmt(s.p50, 1)} / ${fmt(s.p99, 1)}`;
 const cpuLine = (cpu) =>
   Object.entries(cpu)
+    .filter(([name]) => name !== 'busy')
     .map(([name, value]) => `${name} ${value.toFixed(2)}`)
-    .join(', ');
+    .join(', ') + ` (machine ${(cpu.busy * 100).toFixed(0)} % busy)`;
 
 try {
   await sql(adminUrl, `CREATE DATABASE "${runyardDatabase}"`);

@@ -53,8 +53,7 @@ beforeAll(async () => {
   ({ bus } = fixture);
 }, 60_000);
 
-const STATS = new Map<string, number>();
-afterAll(() => { console.log([...STATS].sort().map(([k, v]) => `${k} ${v}`).join('\n')); return fixture.close(); });
+afterAll(() => fixture.close());
 
 /** Leases short enough that unrenewed ones lapse during or right after a sequence. */
 const LEASE_TTLS_MS = [150, 300] as const;
@@ -75,8 +74,9 @@ type Op =
   | { kind: 'upsertStep'; worker: number; pick: number; forge: boolean; key: string }
   /** The worker dies: nobody renews its lease, and the sweeper must take the run back. */
   | { kind: 'crash'; worker: number; pick: number }
-  | { kind: 'answer'; pick: number; decision: WaitDecision }
-  | { kind: 'cancel'; run: number }
+  /** `late`: aimed at a run that had ended by the group's start, when there is one. */
+  | { kind: 'answer'; pick: number; decision: WaitDecision; late: boolean }
+  | { kind: 'cancel'; run: number; late: boolean }
   | { kind: 'create'; policy: BusyPolicy; maxAttempts: number }
   | { kind: 'createSubRun'; parent: number };
 
@@ -96,6 +96,7 @@ const pick = fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arb
 const forge = fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
 const ttl = fc.constantFrom(...LEASE_TTLS_MS);
 const key = fc.constantFrom('k0', 'k1');
+const late = fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('claim' as const), worker, ttl }) },
@@ -105,8 +106,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('requestWait' as const), worker, pick, forge, waitKind: fc.constantFrom<WaitKind>('approval', 'input'), key }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('upsertStep' as const), worker, pick, forge, key }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('crash' as const), worker, pick }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('answer' as const), pick, decision: fc.constantFrom<WaitDecision>('approved', 'denied', 'responded') }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('cancel' as const), run: fc.nat(MAX_RUNS - 1) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('answer' as const), pick, decision: fc.constantFrom<WaitDecision>('approved', 'denied', 'responded'), late }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('cancel' as const), run: fc.nat(MAX_RUNS - 1), late }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('create' as const), policy: fc.constantFrom<BusyPolicy>('enqueue', 'interrupt', 'reject'), maxAttempts: fc.integer({ min: 1, max: 3 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('createSubRun' as const), parent: fc.nat(MAX_RUNS - 1) }) },
 );
@@ -178,6 +179,8 @@ interface World {
   claims: HeldClaim[][];
   waits: WaitView[];
   log: LeaseLog;
+  /** The runs terminal at the current group's start. */
+  ended: Set<string>;
 }
 
 /** A runs row as stored (snake_case columns). */
@@ -270,13 +273,17 @@ async function execute(world: World, op: Op): Promise<Result> {
       return { op, runId: null, code: 'ok' };
     }
     case 'answer': {
-      const wait = world.waits.length === 0 ? undefined : world.waits[world.waits.length - 1 - (op.pick % world.waits.length)];
+      const ofEnded = world.waits.filter((wait) => world.ended.has(wait.run_id));
+      const waits = op.late && ofEnded.length > 0 ? ofEnded : world.waits;
+      const wait = waits.length === 0 ? undefined : waits[waits.length - 1 - (op.pick % waits.length)];
       if (wait === undefined) return { op, runId: null, code: 'skipped' };
       const input = op.decision === 'responded' ? { ok: true } : undefined;
       return answered(wait.run_id, await attempt(bus.request(AnswerWait, { scope: world.admin, run_id: wait.run_id, wait_id: wait.id, decision: op.decision, input })));
     }
     case 'cancel': {
-      const runId = world.runIds[op.run % world.runIds.length];
+      const ended = world.runIds.filter((id) => world.ended.has(id));
+      const runIds = op.late && ended.length > 0 ? ended : world.runIds;
+      const runId = runIds[op.run % runIds.length];
       return answered(runId, await attempt(bus.request(CancelRun, { scope: world.admin, run_id: runId, body: { reason: 'property test' } })));
     }
     case 'create': {
@@ -386,7 +393,7 @@ async function newWorld(setup: { maxAttempts: number[]; subRuns: number }): Prom
   const { admin } = newTenant();
   const executor = uniqueExecutor();
   const session = await bus.request(CreateSession, { scope: admin, body: { route_policy: { executor } } });
-  const world: World = { admin, executor, sessionId: session.id, runIds: [], claims: WORKER_IDS.map(() => []), waits: [], log: emptyLeaseLog() };
+  const world: World = { admin, executor, sessionId: session.id, runIds: [], claims: WORKER_IDS.map(() => []), waits: [], log: emptyLeaseLog(), ended: new Set() };
   for (const maxAttempts of setup.maxAttempts) {
     world.runIds.push((await bus.request(CreateRun, { scope: admin, body: { session_id: session.id, max_attempts: maxAttempts } })).id);
   }
@@ -462,10 +469,10 @@ describe('runs under random concurrent workers, users and lease expiry', () => {
         const world = await newWorld(setup);
         for (const group of groups) {
           const before = await snapshot(world);
+          world.ended = new Set([...before.rows.values()].filter((row) => TERMINAL.has(row.status)).map((row) => row.id));
           const results = await Promise.all(group.map((op) => execute(world, op)));
           const after = await snapshot(world);
           checkResults(results, before);
-          for (const r of results) { const st = r.runId === null ? '' : before.rows.get(r.runId)?.status ?? 'new'; const k = `${r.op.kind}:${r.code}${r.op.kind === 'claim' && r.runId === null ? ':none' : ''}${TERMINAL.has(st as RunStatus) ? ':onTerminal' : ''}${'forge' in r.op && r.op.forge ? ':forged' : ''}`; STATS.set(k, (STATS.get(k) ?? 0) + 1); }
           checkTerminalUnchanged(before, after);
           checkSlot(after.rows);
         }
@@ -484,8 +491,6 @@ describe('runs under random concurrent workers, users and lease expiry', () => {
           );
         }
         checkSessionSlot(world.sessionId, events);
-        STATS.set('ops', (STATS.get('ops') ?? 0) + groups.flat().length);
-        for (const e of events) { const d = e.data as { from?: string; to?: string; run?: { failure_class?: string } }; if (d.from !== undefined) { const k = `evt:${d.from}->${d.to}${d.to === 'failed' ? ':' + String(d.run?.failure_class) : ''}`; STATS.set(k, (STATS.get(k) ?? 0) + 1); } }
       }),
       // Each example takes about a second; a failure's shrinking is cut short rather than running for minutes.
       { numRuns: 30, plugins: [fc.interruptAfterTimeLimit(150_000)] },
