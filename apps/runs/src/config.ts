@@ -44,4 +44,11 @@ export class RunsEnv extends RunsDatabaseEnv {
   @MaxLength(100)
   @Matches(/^[A-Za-z0-9][A-Za-z0-9._:/-]*$/)
   DEFAULT_EXECUTOR = 'echo';
+
+  /** How long a run's event history is kept after its events were published (its outbox is the history). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(24 * 365)
+  EVENT_HISTORY_RETENTION_HOURS = 7 * 24;
 }

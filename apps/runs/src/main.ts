@@ -23,7 +23,12 @@ async function main(): Promise<void> {
     {
       httpPort: config.PORT,
       readinessChecks: runsReadinessChecks({ bus, dataSource }),
-      settings: { defaultExecutor: config.DEFAULT_EXECUTOR, leaseSweepIntervalMs: config.LEASE_SWEEP_INTERVAL_MS, cancelGraceMs: config.CANCEL_GRACE_MS },
+      settings: {
+        defaultExecutor: config.DEFAULT_EXECUTOR,
+        leaseSweepIntervalMs: config.LEASE_SWEEP_INTERVAL_MS,
+        cancelGraceMs: config.CANCEL_GRACE_MS,
+        eventHistoryRetentionMs: config.EVENT_HISTORY_RETENTION_HOURS * 3_600_000,
+      },
     },
   );
   logger.info({ port: config.PORT }, 'runs service started');

@@ -87,6 +87,8 @@ interface Result {
   runId: string | null;
   code: string;
   message?: string;
+  /** The lease token a worker write presented. */
+  token?: number;
 }
 
 const worker = fc.integer({ min: 0, max: DRAINER - 1 });
@@ -140,6 +142,9 @@ const ALLOWED_ERRORS: { readonly [K in Op['kind']]: readonly ErrorCode[] } = {
   createSubRun: [ErrorCode.RUN_TERMINAL, ErrorCode.CONFLICT],
 };
 
+/** What a worker write that is fenced off answers. */
+const FENCED = [ErrorCode.LEASE_LOST, ErrorCode.RUN_TERMINAL] as const;
+
 /** What a call on a run that was already terminal may answer (a cancel of a cancelled run is idempotent). */
 function allowedOnTerminal(op: Op, status: RunStatus): readonly string[] {
   switch (op.kind) {
@@ -150,7 +155,7 @@ function allowedOnTerminal(op: Op, status: RunStatus): readonly string[] {
     case 'release':
     case 'requestWait':
     case 'upsertStep':
-      return [ErrorCode.RUN_TERMINAL, ErrorCode.LEASE_LOST];
+      return FENCED;
     case 'answer':
     case 'createSubRun':
       return [ErrorCode.RUN_TERMINAL];
@@ -322,27 +327,27 @@ async function leaseWrite(
         const until = Date.parse(outcome.value.lease_expires_at);
         world.log.renewals.push({ runId, token, at: until - op.ttl, until });
       }
-      return answered(runId, outcome);
+      return { ...answered(runId, outcome), token };
     }
     case 'complete': {
       const outcome = await attempt(bus.request(CompleteRun, { ...lease, output: { by: WORKER_IDS[op.worker] } }));
       if (outcome.ok) ending(outcome.value);
-      return answered(runId, outcome);
+      return { ...answered(runId, outcome), token };
     }
     case 'fail': {
       const outcome = await attempt(bus.request(FailRun, { ...lease, failure_message: `failed by ${WORKER_IDS[op.worker]}` }));
       if (outcome.ok) ending(outcome.value);
-      return answered(runId, outcome);
+      return { ...answered(runId, outcome), token };
     }
     case 'finishCancel': {
       const outcome = await attempt(bus.request(FinishCancel, lease));
       if (outcome.ok) ending(outcome.value);
-      return answered(runId, outcome);
+      return { ...answered(runId, outcome), token };
     }
     case 'release': {
       const outcome = await attempt(bus.request(ReleaseRun, lease));
       if (outcome.ok) ending(outcome.value);
-      return answered(runId, outcome);
+      return { ...answered(runId, outcome), token };
     }
     case 'requestWait': {
       const outcome = await attempt(bus.request(RequestWait, { ...lease, key: op.key, kind: op.waitKind, prompt: `${op.waitKind} ${op.key}?` }));
@@ -350,14 +355,14 @@ async function leaseWrite(
         world.waits.push(outcome.value.wait);
         world.log.suspensions.push({ runId, token, wait: outcome.value.wait });
       }
-      return answered(runId, outcome);
+      return { ...answered(runId, outcome), token };
     }
     case 'upsertStep': {
       // Evidence is appended on every upsert, so each success writes (and publishes) a change.
       const evidence = [{ kind: 'text', text: `by ${WORKER_IDS[op.worker]}` }];
       const outcome = await attempt(bus.request(UpsertPlanStep, { ...lease, key: op.key, title: `step ${op.key}`, status: 'in_progress', evidence }));
       if (outcome.ok) world.log.steps.push({ runId, token, view: outcome.value });
-      return answered(runId, outcome);
+      return { ...answered(runId, outcome), token };
     }
   }
 }
@@ -369,9 +374,16 @@ function checkResults(results: Result[], before: Snapshot): void {
     // CONFLICT is also what an optimistic-concurrency miss answers: that one is a bug here, never a typed outcome.
     const typed = (ALLOWED_ERRORS[op.kind] as readonly string[]).includes(code) && !/concurrently/.test(message ?? '');
     if (code !== 'ok' && code !== 'skipped' && !typed) throw new HistoryViolation(`${op.kind} answered ${code}: ${message}`, op);
-    const status = result.runId === null ? undefined : before.rows.get(result.runId)?.status;
-    if (status !== undefined && TERMINAL.has(status) && code !== 'skipped' && !allowedOnTerminal(op, status).includes(code)) {
-      throw new HistoryViolation(`${op.kind} on a run that was ${status} answered ${code}`, { op, runId: result.runId });
+    const row = result.runId === null ? undefined : before.rows.get(result.runId);
+    if (row === undefined || code === 'skipped') continue;
+    if (TERMINAL.has(row.status) && !allowedOnTerminal(op, row.status).includes(code)) {
+      throw new HistoryViolation(`${op.kind} on a run that was ${row.status} answered ${code}`, { op, runId: result.runId });
+    }
+    // Tokens only grow, and only a claim (which takes a new one) leases a run: a token that was
+    // stale, or current on an unleased run, when the group started can never write in it.
+    const stale = result.token !== undefined && (result.token < row.lease_token || (result.token === row.lease_token && !LEASED.has(row.status)));
+    if (stale && !(FENCED as readonly string[]).includes(code)) {
+      throw new HistoryViolation(`${op.kind} with the stale token ${result.token} (the run's was ${row.lease_token}, ${row.status}) answered ${code}`, { op, runId: result.runId });
     }
   }
 }

@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { BUS, MessagingModule, OutboxRelay, TransactionalOutbox, type Bus } from '@runyard/messaging';
+import { BUS, MessagingModule, OUTBOX_RELAY_OPTIONS, OutboxRelay, TransactionalOutbox, type Bus, type OutboxRelayOptions } from '@runyard/messaging';
 import { DataSource } from 'typeorm';
 import { PlanStepsHandler } from './plan-steps/plan-steps.handler.js';
 import { PlanStepsRepository } from './plan-steps/plan-steps.repository.js';
@@ -41,6 +41,8 @@ export class RunsModule {
         { provide: BUS, useValue: deps.bus },
         { provide: DataSource, useValue: deps.dataSource },
         { provide: RUNS_SETTINGS, useValue: { ...deps.settings } },
+        // The runs outbox doubles as the runs' event history: published rows are kept that long.
+        { provide: OUTBOX_RELAY_OPTIONS, useValue: { retentionMs: deps.settings.eventHistoryRetentionMs } satisfies OutboxRelayOptions },
         OutboxRelay,
         TransactionalOutbox,
         RunsRepository,

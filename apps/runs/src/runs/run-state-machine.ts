@@ -30,7 +30,7 @@ export function canTransition(from: RunStatus, to: RunStatus): boolean {
  */
 export function transition(run: { id: string; status: RunStatus }, to: RunStatus): { from: RunStatus; to: RunStatus } {
   const from = run.status;
-  // if (TERMINAL_RUN_STATUSES.has(from)) throw runTerminal(run.id, from);
+  if (TERMINAL_RUN_STATUSES.has(from)) throw runTerminal(run.id, from);
   if (!canTransition(from, to)) throw new DomainError(ErrorCode.INVALID_TRANSITION, `run ${run.id} cannot go from ${from} to ${to}`);
   return { from, to };
 }

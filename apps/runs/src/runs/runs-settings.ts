@@ -6,8 +6,18 @@ export interface RunsSettings {
   leaseSweepIntervalMs: number;
   /** How long a worker has to stop a cancelled run before the run is cancelled without it. */
   cancelGraceMs: number;
+  /** How long a run's events stay readable in its history (`GET /v1/runs/{id}/events`) after publication. */
+  eventHistoryRetentionMs: number;
 }
 
 export const RUNS_SETTINGS = Symbol('runyard.runs.settings');
 
-export const DEFAULT_RUNS_SETTINGS: RunsSettings = { defaultExecutor: 'echo', leaseSweepIntervalMs: 1000, cancelGraceMs: 30_000 };
+/** Seven days: as long as the event stream keeps events (NatsBus's default max age). */
+const SEVEN_DAYS_MS = 7 * 24 * 3_600_000;
+
+export const DEFAULT_RUNS_SETTINGS: RunsSettings = {
+  defaultExecutor: 'echo',
+  leaseSweepIntervalMs: 1000,
+  cancelGraceMs: 30_000,
+  eventHistoryRetentionMs: SEVEN_DAYS_MS,
+};
