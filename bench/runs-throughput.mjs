@@ -92,12 +92,16 @@ function cpuSnapshot(groups) {
 }
 function cpuMsPerItem(before, after, items) {
   const perItem = { busy: busyShare(before.machine, after.machine) };
+  let accounted = 0;
   for (const name of Object.keys(before)) {
     if (name === 'machine') continue;
     const seconds =
       name === 'bench' ? (after.bench.user - before.bench.user + after.bench.system - before.bench.system) / 1e6 : after[name] - before[name];
     perItem[name] = (seconds * 1000) / items;
+    accounted += seconds;
   }
+  // Busy time of everything else on the machine (other work, the kernel's own threads): high means a disturbed run.
+  perItem.others = (((after.machine.busy - before.machine.busy) / 100 - accounted) * 1000) / items;
   return perItem;
 }
 const infraGroups = { postgres: () => pidsNamed('postgres'), nats: () => pidsNamed('nats-server'), redis: () => pidsNamed('redis-server') };
@@ -290,7 +294,7 @@ async function runyardPhases() {
 async function runyardOutcome(ids, sentAt, events, t0) {
   const rows = await sql(
     runyardUrl,
-    `SELECT id, status, extract(epoch FROM created_at) * 1000 AS created, extract(epoch FROM started_at) * 1000 AS started,
+    `SELECT id, status, worker_id, extract(epoch FROM created_at) * 1000 AS created, extract(epoch FROM started_at) * 1000 AS started,
             extract(epoch FROM finished_at) * 1000 AS finished
        FROM runs.runs WHERE id = ANY($1::uuid[])`,
     [ids],
@@ -318,9 +322,30 @@ async function runyardOutcome(ids, sentAt, events, t0) {
     // Where a run's time goes: pending until claimed (created_at → started_at), then held by its worker (→ finished_at).
     pendingDb: summary(rows.map((row) => Number(row.started) - Number(row.created)).sort((a, b) => a - b)),
     heldDb: summary(rows.map((row) => Number(row.finished) - Number(row.started)).sort((a, b) => a - b)),
+    claiming: claimPattern(rows, t0, lastFinished),
     missingEvents,
     unpublished,
   };
+}
+
+/**
+ * How the workers claimed: per worker, the interval between consecutive claims (a worker claims one
+ * run per request, one request at a time) and how many of its slots were in use on average.
+ */
+function claimPattern(rows, t0, end) {
+  const byWorker = new Map();
+  for (const row of rows) {
+    if (!byWorker.has(row.worker_id)) byWorker.set(row.worker_id, []);
+    byWorker.get(row.worker_id).push(row);
+  }
+  const gaps = [];
+  let heldMs = 0;
+  for (const list of byWorker.values()) {
+    list.sort((a, b) => Number(a.started) - Number(b.started));
+    for (let i = 1; i < list.length; i++) gaps.push(Number(list[i].started) - Number(list[i - 1].started));
+    for (const row of list) heldMs += Number(row.finished) - Number(row.started);
+  }
+  return { interval: summary(gaps.sort((a, b) => a - b)), slotsInUse: heldMs / (end - t0) / Math.max(1, byWorker.size) };
 }
 
 // ---- pg-boss ----
@@ -441,6 +466,10 @@ try {
   console.log(
     `\nRunyard: POST sent → completed event received p50 / p99 ${ms(runyard.burst.latencyObserved)} ms; pending (created → claimed) ${ms(runyard.burst.pendingDb)} ms, held by a worker (claimed → completed) ${ms(runyard.burst.heldDb)} ms; ` +
       `by database finished_at ${fmt(runyard.burst.perSecondDb)}/s; ${fmt(runyard.burst.createSeconds, 1)} s to create all`,
+  );
+  console.log(
+    `claiming: interval between a worker's consecutive claims p50 / p99 ${ms(runyard.burst.claiming.interval)} ms; ` +
+      `slots in use per worker on average ${fmt(runyard.burst.claiming.slotsInUse, 1)} of ${workerConcurrency}`,
   );
   console.log(`durable and published: runs without all 3 events seen ${runyard.burst.missingEvents}, unpublished outbox rows ${runyard.burst.unpublished}`);
   console.log(`CPU ms per run: ${cpuLine(runyard.burst.cpu)}`);

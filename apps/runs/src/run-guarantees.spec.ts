@@ -505,7 +505,7 @@ describe('runs under random concurrent workers, users and lease expiry', () => {
         checkSessionSlot(world.sessionId, events);
       }),
       // Each example takes about a second; a failure's shrinking is cut short rather than running for minutes.
-      { numRuns: 30, plugins: [fc.interruptAfterTimeLimit(150_000)] },
+      { numRuns: 40, plugins: [fc.interruptAfterTimeLimit(150_000)] },
     );
   }, 240_000);
 });
