@@ -1,4 +1,5 @@
 import { DomainError, ErrorCode } from '@runyard/contracts';
+import { validate as isUuid } from 'uuid';
 
 /**
  * Opaque keyset-pagination cursors: base64url JSON of the sort key of the last row returned. Opaque
@@ -22,4 +23,15 @@ export function decodeCursor<K extends Record<string, string | number>>(cursor: 
     }
   }
   return parsed as K;
+}
+
+/** The cursor of a list ordered by a UUID id: `{ id }`. */
+export function encodeIdCursor(id: string): string {
+  return encodeCursor({ id });
+}
+
+export function decodeIdCursor(cursor: string): string {
+  const { id } = decodeCursor<{ id: string }>(cursor, { id: 'string' });
+  if (!isUuid(id)) throw new DomainError(ErrorCode.INVALID_CURSOR, 'cursor is not one this API returned');
+  return id;
 }
