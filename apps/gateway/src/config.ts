@@ -17,6 +17,13 @@ export interface GatewaySettings {
   streamHeartbeatMs?: number;
   /** Live streams: the `retry:` sent first, how long an EventSource waits before reconnecting. Default 2 s. */
   streamRetryMs?: number;
+  /**
+   * Live streams: each ends cleanly after this long and the client reconnects from its cursor, so its key
+   * is checked again (a revoked key stops receiving within this time). Default 15 min.
+   */
+  streamMaxLifetimeMs?: number;
+  /** Live streams open at once per principal on one gateway replica; one more answers 429. Default 20. */
+  streamMaxPerPrincipal?: number;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -26,6 +33,8 @@ export const DEFAULT_RATE_LIMIT_DURATION_SECONDS = 10;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
 export const DEFAULT_STREAM_HEARTBEAT_MS = 15_000;
 export const DEFAULT_STREAM_RETRY_MS = 2000;
+export const DEFAULT_STREAM_MAX_LIFETIME_MS = 15 * 60_000;
+export const DEFAULT_STREAM_MAX_PER_PRINCIPAL = 20;
 
 /** What the migration job needs: the database only. */
 export class GatewayDatabaseEnv {
@@ -94,6 +103,20 @@ export class GatewayEnv extends GatewayDatabaseEnv {
   @Min(100)
   @Max(300_000)
   STREAM_RETRY_MS = DEFAULT_STREAM_RETRY_MS;
+
+  /** How long one live stream may stay open before the gateway ends it (the client resumes and is re-authenticated). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1000)
+  @Max(24 * 3_600_000)
+  STREAM_MAX_LIFETIME_MS = DEFAULT_STREAM_MAX_LIFETIME_MS;
+
+  /** Live streams one principal may hold open at once on this gateway replica. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  STREAM_MAX_PER_PRINCIPAL = DEFAULT_STREAM_MAX_PER_PRINCIPAL;
 }
 
 export function toGatewaySettings(env: GatewayEnv): GatewaySettings {
@@ -105,5 +128,7 @@ export function toGatewaySettings(env: GatewayEnv): GatewaySettings {
     bootstrapApiKey: env.RUNYARD_BOOTSTRAP_API_KEY,
     streamHeartbeatMs: env.STREAM_HEARTBEAT_MS,
     streamRetryMs: env.STREAM_RETRY_MS,
+    streamMaxLifetimeMs: env.STREAM_MAX_LIFETIME_MS,
+    streamMaxPerPrincipal: env.STREAM_MAX_PER_PRINCIPAL,
   };
 }

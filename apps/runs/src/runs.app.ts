@@ -50,7 +50,7 @@ class RunsAppModule {}
 
 /**
  * Starts the runs service on the given bus and data source, with its handlers registered and its
- * lease sweeper running when this resolves. It does not own them: the caller closes the app first,
+ * run sweeper running when this resolves. It does not own them: the caller closes the app first,
  * then the bus and the data source, and decides about shutdown hooks.
  */
 export async function createRunsApp(deps: RunsAppDeps, options: RunsAppOptions = {}): Promise<INestApplicationContext> {

@@ -7,8 +7,9 @@ import { PlanStepsService } from './plan-steps/plan-steps.service.js';
 import { RunEventsHandler } from './run-events/run-events.handler.js';
 import { RunEventsRepository } from './run-events/run-events.repository.js';
 import { RunEventsService } from './run-events/run-events.service.js';
+import { RunReportsService } from './run-events/run-reports.service.js';
 import { LeaseGuard } from './runs/lease-guard.js';
-import { LeaseSweeper } from './runs/lease-sweeper.service.js';
+import { RunSweeper } from './runs/run-sweeper.service.js';
 import { LeasesService } from './runs/leases.service.js';
 import { RunLifecycle } from './runs/run-lifecycle.js';
 import { RUNS_SETTINGS, type RunsSettings } from './runs/runs-settings.js';
@@ -30,7 +31,7 @@ export interface RunsModuleDeps {
   settings: RunsSettings;
 }
 
-/** The runs service (runs, plan steps, waits, run event history): its bus handlers, services, lease sweeper and repositories, over the bus and data source it is given. */
+/** The runs service (runs, plan steps, waits, run event history): its bus handlers, services, run sweeper and repositories, over the bus and data source it is given. */
 @Module({})
 export class RunsModule {
   static register(deps: RunsModuleDeps): DynamicModule {
@@ -52,7 +53,7 @@ export class RunsModule {
         LeaseGuard,
         LeasesService,
         WorkersHandler,
-        LeaseSweeper,
+        RunSweeper,
         PlanStepsRepository,
         PlanStepsService,
         PlanStepsHandler,
@@ -61,6 +62,7 @@ export class RunsModule {
         WaitsHandler,
         RunEventsRepository,
         RunEventsService,
+        RunReportsService,
         RunEventsHandler,
       ],
     };

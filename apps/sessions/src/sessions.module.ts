@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { BUS, MessagingModule, OutboxRelay, TransactionalOutbox, type Bus } from '@runyard/messaging';
 import { DataSource } from 'typeorm';
 import { MessagesHandler } from './messages/messages.handler.js';
+import { MessageAppender } from './messages/message-appender.service.js';
 import { MessagesRepository } from './messages/messages.repository.js';
 import { MessagesService } from './messages/messages.service.js';
 import { SessionsHandler } from './sessions/sessions.handler.js';
@@ -9,7 +10,6 @@ import { SessionsRepository } from './sessions/sessions.repository.js';
 import { SessionsService } from './sessions/sessions.service.js';
 import { RunMessagesConsumer } from './turns/run-messages.consumer.js';
 import { RunMessagesService } from './turns/run-messages.service.js';
-import { TurnMessagesRepository } from './turns/turn-messages.repository.js';
 import { TurnsHandler } from './turns/turns.handler.js';
 import { TurnsService } from './turns/turns.service.js';
 
@@ -41,9 +41,9 @@ export class SessionsModule {
         SessionsService,
         SessionsHandler,
         MessagesRepository,
+        MessageAppender,
         MessagesService,
         MessagesHandler,
-        TurnMessagesRepository,
         TurnsService,
         TurnsHandler,
         RunMessagesService,

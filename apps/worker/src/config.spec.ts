@@ -17,19 +17,23 @@ function problemsOf(load: () => unknown): string {
 const REQUIRED = { NATS_URL: 'nats://a:4222' };
 
 describe('worker configuration', () => {
-  it('applies defaults: <hostname>-<pid>, 4 at a time, 30 s leases, echo and script, port 8086', () => {
+  it('applies defaults: <hostname>-<pid>, 4 at a time, 30 s leases, echo only, port 8086', () => {
     const config = loadConfig(WorkerEnv, REQUIRED);
     expect(config).toMatchObject({
       WORKER_ID: `${hostname()}-${process.pid}`,
       WORKER_CONCURRENCY: 4,
       WORKER_LEASE_TTL_MS: 30_000,
-      WORKER_EXECUTORS: 'echo,script',
+      WORKER_EXECUTORS: 'echo',
       WORKER_DRAIN_MS: 20_000,
       WORKER_CLAIM_POLL_MS: 2000,
       PORT: 8086,
       LOG_LEVEL: 'info',
     });
-    expect(selectedExecutors(config)).toEqual({ echo: echoExecutor, script: scriptExecutor });
+    expect(selectedExecutors(config)).toEqual({ echo: echoExecutor });
+  });
+
+  it('serves `script` only when it is named', () => {
+    expect(selectedExecutors(loadConfig(WorkerEnv, { ...REQUIRED, WORKER_EXECUTORS: 'echo,script' }))).toEqual({ echo: echoExecutor, script: scriptExecutor });
   });
 
   it('takes each setting from the environment', () => {

@@ -38,10 +38,14 @@ export class WorkerEnv {
   @Max(LEASE_TTL_MAX_MS)
   WORKER_LEASE_TTL_MS = 30_000;
 
-  /** The built-in executors to serve, comma-separated: only runs routed to them are claimed. */
+  /**
+   * The built-in executors to serve, comma-separated: only runs routed to them are claimed. `echo`
+   * alone by default: `script` plays scenarios for demos and tests, and any member can route a run to
+   * it, so a deployment opts in to it.
+   */
   @IsString()
   @Matches(EXECUTOR_LIST, { message: `WORKER_EXECUTORS must be one or more of ${EXECUTOR_NAMES.join(', ')} separated by commas` })
-  WORKER_EXECUTORS = EXECUTOR_NAMES.join(',');
+  WORKER_EXECUTORS = 'echo';
 
   /** On SIGTERM, how long runs in hand may finish before they are given back to other workers. */
   @Type(() => Number)

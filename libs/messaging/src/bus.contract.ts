@@ -40,6 +40,8 @@ const Echo = defineCommand<EchoReply>()('contract.cmd.echo.run.v1', EchoPayload)
 const Unhandled = defineCommand<EchoReply>()('contract.cmd.echo.unhandled.v1', EchoPayload);
 const TENANT = '0190a5f1-0000-7000-8000-000000000001';
 const GROUP = 'contract';
+/** Just over NATS's default `max_payload`, which InProcessBus keeps by default too. */
+const OVER_LIMIT = 1024 * 1024 + 1;
 
 async function rejectionOf(promise: Promise<unknown>): Promise<DomainError> {
   try {
@@ -204,6 +206,39 @@ export function runBusContract(name: string, makeBus: () => Promise<BusUnderTest
       } finally {
         release.resolve();
       }
+    });
+
+    it('answers PAYLOAD_TOO_LARGE at once when a reply exceeds the message size limit (1 MiB)', async () => {
+      await handleEcho(bus, (p) =>
+        Promise.resolve({ text: p.text === 'big' ? 'x'.repeat(OVER_LIMIT) : p.text, subject: '', headers: {}, validatedInstance: true }),
+      );
+      const started = Date.now();
+
+      const error = await rejectionOf(bus.request(Echo, { text: 'big' }, { timeoutMs: 5000 }));
+
+      expect(error.code).toBe(ErrorCode.PAYLOAD_TOO_LARGE);
+      expect(Date.now() - started).toBeLessThan(2000);
+      await expect(bus.request(Echo, { text: 'small' })).resolves.toMatchObject({ text: 'small' });
+    });
+
+    it('refuses a request or an event over the message size limit with PAYLOAD_TOO_LARGE, delivering nothing', async () => {
+      let calls = 0;
+      await handleEcho(bus, (p) => {
+        calls += 1;
+        return Promise.resolve({ text: p.text, subject: '', headers: {}, validatedInstance: true });
+      });
+
+      expect((await rejectionOf(bus.request(Echo, { text: 'x'.repeat(OVER_LIMIT) }))).code).toBe(ErrorCode.PAYLOAD_TOO_LARGE);
+      const huge = newEvent(HappenedEvent, { tenant_id: TENANT }, { n: 1, pad: 'x'.repeat(OVER_LIMIT) } as Happened);
+      expect((await rejectionOf(bus.publish(huge))).code).toBe(ErrorCode.PAYLOAD_TOO_LARGE);
+      const marker = event(2);
+      await bus.publish(marker);
+      const received: DeliveredEvent[] = [];
+      await consumeInto(uniqueName('oversized'), received);
+
+      await expectEventually(() => expect(received.map((e) => e.envelope.id)).toContain(marker.id));
+      expect(received.map((e) => e.envelope.id)).toEqual([marker.id]);
+      expect(calls).toBe(0);
     });
 
     it('shares requests between handlers of one queue group, each request handled exactly once', async () => {

@@ -1,14 +1,29 @@
 import { type AnyCommand, type ClassType, DomainError, ErrorCode, isErrorCode, type Reply } from '@runyard/contracts';
 import type { CommandHandlerFn, HandlerContext } from './bus.js';
+import { messageBytes, payloadTooLarge } from './message-size.js';
 import type { MessagingLogger } from './messaging-logger.js';
 import { validatePayload } from './validate-payload.js';
 
 /**
  * The receiving half of request/reply, shared by both adapters so they cannot drift: validate, run
- * the handler, and turn the outcome into a `Reply`. Never throws. An unexpected error is logged here
- * and reaches the caller only as a generic INTERNAL_ERROR, so internals never leak over the wire.
+ * the handler, and turn the outcome into the reply's wire form (JSON). Never throws. An unexpected error
+ * is logged here and reaches the caller only as a generic INTERNAL_ERROR, so internals never leak over
+ * the wire. A reply larger than the transport carries (`maxReplyBytes`: the connection's `max_payload`)
+ * would be dropped on the way and leave the caller waiting for its timeout: it answers PAYLOAD_TOO_LARGE
+ * instead.
  */
 export async function serveCommand(
+  command: AnyCommand,
+  handler: CommandHandlerFn<AnyCommand>,
+  plain: unknown,
+  ctx: HandlerContext,
+  logger: MessagingLogger,
+  maxReplyBytes: number,
+): Promise<string> {
+  return serializeReply(await runHandler(command, handler, plain, ctx, logger), command.subject, maxReplyBytes, logger);
+}
+
+async function runHandler(
   command: AnyCommand,
   handler: CommandHandlerFn<AnyCommand>,
   plain: unknown,
@@ -25,6 +40,22 @@ export async function serveCommand(
     logger.error(`Handler for ${command.subject} failed: ${describeError(error)}`, error instanceof Error ? error.stack : undefined);
     return { ok: false, error: { code: ErrorCode.INTERNAL_ERROR, message: 'Internal error' } };
   }
+}
+
+/** A reply's wire form, never larger than `maxReplyBytes`; never throws. */
+export function serializeReply(reply: Reply<unknown>, subject: string, maxReplyBytes: number, logger: MessagingLogger): string {
+  let wire: string;
+  try {
+    wire = JSON.stringify(reply);
+  } catch (error) {
+    logger.error(`Reply on ${subject} cannot be serialised: ${describeError(error)}`);
+    return JSON.stringify({ ok: false, error: { code: ErrorCode.INTERNAL_ERROR, message: 'Internal error' } });
+  }
+  const bytes = messageBytes(wire);
+  if (bytes <= maxReplyBytes) return wire;
+  const { message } = payloadTooLarge(`The reply on ${subject}`, bytes, maxReplyBytes);
+  logger.warn(`${message}: answering payload_too_large`);
+  return JSON.stringify({ ok: false, error: { code: ErrorCode.PAYLOAD_TOO_LARGE, message } });
 }
 
 /** The calling half: a reply's result, or its error rethrown as the same DomainError. */

@@ -126,6 +126,20 @@ describe('InProcessBus', () => {
     await bus.close();
   });
 
+  it('keeps the message size limit it is given, counting headers, and refuses one that is not a positive integer', async () => {
+    const bus = new InProcessBus({ maxPayloadBytes: 300 });
+    const small = newEvent(Pinged, { tenant_id: TENANT }, { n: 1 });
+    await bus.publish(small);
+    const size = Buffer.byteLength(JSON.stringify(small));
+
+    await expect(bus.publish(newEvent(Pinged, { tenant_id: TENANT }, { n: 2 }), { note: 'x'.repeat(300 - size) })).rejects.toMatchObject({
+      code: ErrorCode.PAYLOAD_TOO_LARGE,
+    });
+    expect((await bus.eventLog()).lastSequence).toBe(1);
+    expect(() => new InProcessBus({ maxPayloadBytes: 0 })).toThrow(/maxPayloadBytes/);
+    await bus.close();
+  });
+
   it('refuses to tail or read the log once closed', async () => {
     const bus = new InProcessBus();
     await bus.close();

@@ -17,6 +17,7 @@ import type {
   TailOptions,
 } from './bus.js';
 import { describeError, serveCommand, unwrapReply } from './command-reply.js';
+import { assertMessageFits, assertPayloadLimit, DEFAULT_MAX_PAYLOAD_BYTES } from './message-size.js';
 import type { MessagingLogger } from './messaging-logger.js';
 import { assertEventSubject, subjectMatches } from './subject-filter.js';
 import { assertTailStart, startTail } from './tail-lifecycle.js';
@@ -28,6 +29,12 @@ export interface InProcessBusOptions {
   maxAgeMs?: number;
   /** Most events the log keeps; past it the oldest leave first (JetStream `max_msgs`); default 100,000. */
   maxRetainedEvents?: number;
+  /**
+   * Largest request, reply or event (data plus headers) the bus carries, as NATS's `max_payload`; default
+   * 1 MiB, NATS's default. Larger requests and events are refused with PAYLOAD_TOO_LARGE, a larger reply
+   * reaches its caller as PAYLOAD_TOO_LARGE.
+   */
+  maxPayloadBytes?: number;
   logger?: MessagingLogger;
 }
 
@@ -92,7 +99,7 @@ interface Follower {
  * `Bus` for standalone mode: everything in memory, in one process, with the NATS/JetStream semantics
  * the port documents (JSON round trip, validation before the handler, queue-group round robin,
  * dedupe window, durable consumers with ack/nak/term and `max_ack_pending`, tails over a retained log
- * that drops its oldest events past `maxRetainedEvents`). Handlers always run on a later tick than the
+ * that drops its oldest events past `maxRetainedEvents`, and NATS's message size limit). Handlers always run on a later tick than the
  * caller, as they would across a network.
  */
 export class InProcessBus implements Bus {
@@ -110,6 +117,7 @@ export class InProcessBus implements Bus {
   private readonly duplicateWindowMs: number;
   private readonly maxAgeMs: number;
   private readonly maxRetainedEvents: number;
+  private readonly maxPayloadBytes: number;
   private readonly logger: MessagingLogger;
   private closed = false;
 
@@ -120,19 +128,22 @@ export class InProcessBus implements Bus {
     if (!Number.isSafeInteger(this.maxRetainedEvents) || this.maxRetainedEvents < 1) {
       throw new Error(`maxRetainedEvents must be a positive integer, not ${this.maxRetainedEvents}`);
     }
+    this.maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    assertPayloadLimit(this.maxPayloadBytes);
     this.logger = options.logger ?? new Logger(InProcessBus.name);
   }
 
   async request<C extends AnyCommand>(command: C, payload: PayloadOf<C>, options: RequestOptions = {}): Promise<ReplyOf<C>> {
     if (this.closed) throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, 'The bus is closed');
+    const wire = JSON.stringify(payload ?? null);
+    const headers = { ...options.headers };
+    assertMessageFits(`The request on ${command.subject}`, wire, headers, this.maxPayloadBytes);
     const targets = [...(this.groups.get(command.subject)?.values() ?? [])]
       .filter((group) => group.entries.length > 0)
       .map((group) => group.entries[group.next++ % group.entries.length]);
     if (targets.length === 0) {
       throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, `No handler for ${command.subject}`);
     }
-    const wire = JSON.stringify(payload ?? null);
-    const headers = { ...options.headers };
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
@@ -153,8 +164,7 @@ export class InProcessBus implements Bus {
   private dispatch(entry: HandlerEntry, wire: string, headers: MessageHeaders): Promise<string> {
     const served = (async () => {
       await nextTick();
-      const reply = await serveCommand(entry.command, entry.handler, JSON.parse(wire), { subject: entry.command.subject, headers }, this.logger);
-      return JSON.stringify(reply);
+      return serveCommand(entry.command, entry.handler, JSON.parse(wire), { subject: entry.command.subject, headers }, this.logger, this.maxPayloadBytes);
     })();
     entry.inFlight.add(served);
     void served.finally(() => entry.inFlight.delete(served));
@@ -187,11 +197,13 @@ export class InProcessBus implements Bus {
   async publish(envelope: EventEnvelope, headers: MessageHeaders = {}): Promise<void> {
     if (this.closed) throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, 'The bus is closed');
     assertEventSubject(envelope.subject);
+    const json = JSON.stringify(envelope);
+    assertMessageFits(`The ${envelope.subject} event`, json, headers, this.maxPayloadBytes);
     const now = Date.now();
     this.forgetOldIds(now);
     if (this.recentIds.has(envelope.id)) return;
     this.recentIds.set(envelope.id, now);
-    this.log.push({ sequence: ++this.lastSequence, subject: envelope.subject, json: JSON.stringify(envelope), headers: { ...headers }, storedAt: now });
+    this.log.push({ sequence: ++this.lastSequence, subject: envelope.subject, json, headers: { ...headers }, storedAt: now });
     this.expireOldEvents(now);
     while (this.log.length > this.maxRetainedEvents) this.log.shift();
     for (const durable of this.durables.values()) this.pump(durable);

@@ -135,6 +135,50 @@ describe('NatsBus tails', () => {
     expect(await consumerNames(own.streamName)).toEqual([]);
   });
 
+  it('pulls a bounded number of bytes ahead of a stalled tail, not a hundred messages', async () => {
+    const own = await connectBus('tail-bytes', testInfra.natsUrl, uniqueName('msgtest_tailbytes'));
+    bus = own;
+    const count = 20;
+    const pad = 'x'.repeat(500_000);
+    for (let n = 0; n < count; n++) await own.publish(newEvent(Tailed, { tenant_id: TENANT }, { n, pad } as TailedData));
+    let release!: () => void;
+    const stalled = new Promise<void>((resolve) => (release = resolve));
+    const received: LoggedEvent[] = [];
+    const tail = await own.tail({
+      filterSubject: 'msgtest.evt.>',
+      start: { kind: 'after', sequence: 0 },
+      handler: async (e) => {
+        received.push(e);
+        await stalled;
+      },
+    });
+    const nc = await connect({ servers: testInfra.natsUrl });
+    try {
+      const jsm = await jetstreamManager(nc);
+      // The client's first pull has been served (no request left waiting) and it asks for no more while
+      // its reader is stuck on the first event: what was delivered is all the process holds.
+      const info = await expectEventually(async () => {
+        const [consumer] = await jsm.consumers.list(own.streamName).next();
+        expect(consumer).toBeDefined();
+        expect(consumer.delivered.stream_seq).toBeGreaterThan(1);
+        expect(consumer.num_waiting).toBe(0);
+        expect(received).toHaveLength(1);
+        return consumer;
+      });
+      // 4 × max_payload (1 MiB) of 500 kB events: 8, where a count of 100 would have taken all 20.
+      expect(info.delivered.stream_seq).toBeLessThanOrEqual(9);
+      expect(info.num_pending).toBeGreaterThan(0);
+
+      release();
+      await expectEventually(() => expect(received).toHaveLength(count));
+      expect(received.map((e) => e.sequence)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+    } finally {
+      release();
+      await tail.stop();
+      await nc.close();
+    }
+  });
+
   it('ends a running tail when its stream is deleted, and a recreated stream has a new epoch', async () => {
     const ns = uniqueName('msgtest_epoch');
     const own = await connectBus('tail-epoch', testInfra.natsUrl, ns);

@@ -42,6 +42,7 @@ import type {
   TailStart,
 } from './bus.js';
 import { describeError, serveCommand, unwrapReply } from './command-reply.js';
+import { assertMessageFits, DEFAULT_MAX_PAYLOAD_BYTES, messageBytes, payloadTooLarge } from './message-size.js';
 import type { MessagingLogger } from './messaging-logger.js';
 import { assertEventSubject } from './subject-filter.js';
 import { assertTailStart, startTail } from './tail-lifecycle.js';
@@ -75,8 +76,14 @@ const DUPLICATE_WINDOW_MS = 2 * 60_000;
 const ACK_WAIT_MS = 30_000;
 const NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
 const DEFAULT_NAMESPACE = 'runyard';
-/** Messages an ordered consumer pulls ahead of a tail's handler (the client-side buffer per tail). */
-const TAIL_BATCH = 100;
+/**
+ * What an ordered consumer pulls ahead of a tail's handler (the client-side buffer per tail), in
+ * `max_payload`s: a tail whose reader stalls holds at most this much in the process. Four, so that the
+ * client's refill request (made at 75 % of the budget, for the 25 % missing) can always take the largest
+ * message: a request too small for the next message would stall the tail until a missed heartbeat.
+ * The client also caps a pull at 100 messages.
+ */
+const TAIL_BUFFER_PAYLOADS = 4;
 /** A consumer left behind by a tail whose cleanup could not reach the server goes away by itself. */
 const PROBE_INACTIVE_MS = 60_000;
 
@@ -195,19 +202,26 @@ export class NatsBus implements Bus {
     return this.connected && !this.closing && !this.nc.isClosed() && !this.nc.isDraining();
   }
 
+  /** The largest message the server takes (data plus headers): its `max_payload`. */
+  private maxPayload(): number {
+    return this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  }
+
   private unavailable(): DomainError {
     return new DomainError(ErrorCode.SERVICE_UNAVAILABLE, `Messaging is unavailable (${this.detail ?? (this.closing ? 'closing' : 'not connected')})`);
   }
 
   async request<C extends AnyCommand>(command: C, payload: PayloadOf<C>, options: RequestOptions = {}): Promise<ReplyOf<C>> {
     if (!this.isUsable()) throw this.unavailable();
+    const wire = JSON.stringify(payload ?? null);
+    assertMessageFits(`The request on ${command.subject}`, wire, options.headers, this.maxPayload());
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     let rejectOnLoss!: (error: DomainError) => void;
     const connectionLost = new Promise<never>((_, reject) => (rejectOnLoss = reject));
     this.pendingRequests.add(rejectOnLoss);
     try {
       const reply = await Promise.race([
-        this.nc.request(this.wire(command.subject), JSON.stringify(payload ?? null), {
+        this.nc.request(this.wire(command.subject), wire, {
           timeout: timeoutMs,
           headers: toNatsHeaders(options.headers),
         }),
@@ -227,6 +241,7 @@ export class NatsBus implements Bus {
       return new DomainError(ErrorCode.UPSTREAM_TIMEOUT, `No reply on ${subject} within ${timeoutMs} ms`);
     }
     if (isNoResponders(error)) return new DomainError(ErrorCode.SERVICE_UNAVAILABLE, `No handler for ${subject}`);
+    if (isMaxPayloadExceeded(error)) return new DomainError(ErrorCode.PAYLOAD_TOO_LARGE, `The request on ${subject} exceeds the ${this.maxPayload()}-byte message limit`);
     if (error instanceof errors.InvalidSubjectError || error instanceof errors.InvalidArgumentError) return error;
     this.logger.warn(`NATS request on ${subject} failed: ${describeError(error)}`);
     return new DomainError(ErrorCode.SERVICE_UNAVAILABLE, `Messaging is unavailable (${describeError(error)})`);
@@ -239,11 +254,18 @@ export class NatsBus implements Bus {
       const plain = parseJson(msg.data);
       const reply =
         plain === undefined
-          ? { ok: false as const, error: { code: ErrorCode.VALIDATION_FAILED, message: 'Payload is not valid JSON' } }
-          : await serveCommand(command, handler as CommandHandlerFn<AnyCommand>, plain, { subject: command.subject, headers: fromNatsHeaders(msg.headers) }, this.logger);
+          ? JSON.stringify({ ok: false, error: { code: ErrorCode.VALIDATION_FAILED, message: 'Payload is not valid JSON' } })
+          : await serveCommand(
+              command,
+              handler as CommandHandlerFn<AnyCommand>,
+              plain,
+              { subject: command.subject, headers: fromNatsHeaders(msg.headers) },
+              this.logger,
+              this.maxPayload(),
+            );
       if (!msg.reply) return;
       try {
-        msg.respond(JSON.stringify(reply));
+        msg.respond(reply);
       } catch (error) {
         this.logger.warn(`Could not reply on ${command.subject}: ${describeError(error)}`);
       }
@@ -291,13 +313,17 @@ export class NatsBus implements Bus {
   async publish(envelope: EventEnvelope, headers: MessageHeaders = {}): Promise<void> {
     assertEventSubject(envelope.subject);
     if (!this.isUsable()) throw this.unavailable();
+    const json = JSON.stringify(envelope);
+    assertMessageFits(`The ${envelope.subject} event`, json, headers, this.maxPayload());
     try {
-      await this.js.publish(this.wire(envelope.subject), JSON.stringify(envelope), {
+      await this.js.publish(this.wire(envelope.subject), json, {
         msgID: envelope.id,
         headers: toNatsHeaders(headers),
         timeout: PUBLISH_TIMEOUT_MS,
       });
     } catch (error) {
+      // The check above leaves out the `Nats-Msg-Id` header the client adds.
+      if (isMaxPayloadExceeded(error)) throw payloadTooLarge(`The ${envelope.subject} event`, messageBytes(json, headers), this.maxPayload());
       throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, `Publishing ${envelope.subject} failed: ${describeError(error)}`);
     }
   }
@@ -410,7 +436,9 @@ export class NatsBus implements Bus {
       // ordered consumer (after a reconnect) before its first message, it restarts at opt_start_seq, which
       // for those policies is unset — it would replay the stream from sequence 1.
       consumer = await this.js.consumers.get(this.streamName, { filter_subjects: filterSubject, opt_start_seq: startSequence });
-      messages = await consumer.consume({ max_messages: TAIL_BATCH });
+      // A byte budget, not a message count: 100 messages of up to 1 MiB each would let one stalled client
+      // make the process hold ~100 MiB.
+      messages = await consumer.consume({ max_bytes: TAIL_BUFFER_PAYLOADS * this.maxPayload() });
     } catch (error) {
       throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, `Tailing ${options.filterSubject} failed: ${describeError(error)}`);
     }
@@ -630,6 +658,11 @@ function isEnvelope(value: unknown): value is EventEnvelope {
 function isNoResponders(error: unknown): boolean {
   if (error instanceof errors.NoRespondersError) return true;
   return error instanceof errors.RequestError && error.isNoResponders();
+}
+
+/** The client refused to send a message over the server's `max_payload`. */
+function isMaxPayloadExceeded(error: unknown): boolean {
+  return error instanceof errors.InvalidArgumentError && error.message.includes('max_payload');
 }
 
 function isApiError(error: unknown, code: number): boolean {

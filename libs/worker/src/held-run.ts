@@ -239,8 +239,9 @@ export class HeldRun {
   }
 
   /**
-   * Sends the final report, retrying while the lease holds if it may not have arrived. A cancel that
-   * raced in turns a completion or failure into FinishCancel (the run can only be cancelled now).
+   * Sends the final report, retrying while the lease holds if it may not have arrived (a retry that
+   * finds the run ended was most likely preceded by an attempt that arrived). A cancel that raced in
+   * turns a completion or failure into FinishCancel (the run can only be cancelled now).
    */
   private async finish<C extends typeof CompleteRun | typeof FailRun | typeof FinishCancel>(command: C, payload: PayloadOf<C>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
@@ -251,8 +252,19 @@ export class HeldRun {
       } catch (error) {
         const code = codeOf(error);
         if (code === ErrorCode.INVALID_TRANSITION && command !== FinishCancel) {
+          // Inferred, not told: the runs service passes a completion or failure only while the run
+          // is running or cancelling under this lease (else LEASE_LOST, RUN_TERMINAL or NOT_FOUND),
+          // and from running both moves are allowed. So the refused move was cancelling →
+          // completed|failed: a cancel raced in, and all that is left is to finish it.
           this.state = 'cancelling';
           return this.finish(FinishCancel, this.lease);
+        }
+        if (code === ErrorCode.RUN_TERMINAL && attempt > 1) {
+          // Only a transient failure brings a retry: most likely an earlier attempt arrived and
+          // committed, and only its reply was lost, so the run ended with this very report. (Had it
+          // ended otherwise meanwhile, there is nothing left to write either.) Not a lost lease.
+          this.log.debug({ subject: command.subject }, 'run reported: the retry found it ended, most likely by the earlier attempt');
+          return;
         }
         if (code !== undefined && LEASE_GONE.has(code)) {
           this.stop('lost', 'lease_lost', `report refused: ${code}`);

@@ -10,13 +10,17 @@ export interface RecordedRequest {
 
 /**
  * A worker's view of the bus for tests: every request it sends is recorded with its outcome, and
- * lease renewals can be held back (a worker cut off from the runs service, for lease-loss tests).
+ * lease renewals can be held back (a worker cut off from the runs service, for lease-loss tests),
+ * the event log made untailable, and replies lost on the way back.
  */
 export class RecordingBus implements Bus {
   readonly requests: RecordedRequest[] = [];
+  /** Calls of `tail()`, refused ones included. */
+  tailAttempts = 0;
   private holding = false;
   private tailBroken = false;
   private readonly heldBack: (() => void)[] = [];
+  private readonly repliesToLose = new Map<string, number>();
 
   constructor(private readonly inner: Bus) {}
 
@@ -36,6 +40,19 @@ export class RecordingBus implements Bus {
     this.tailBroken = true;
   }
 
+  /** The event log can be tailed again. */
+  repairTail(): void {
+    this.tailBroken = false;
+  }
+
+  /**
+   * The next `count` requests on `subject` reach the runs service and take effect, but their replies
+   * are lost: the sender gets UPSTREAM_TIMEOUT (recorded as the outcome).
+   */
+  loseRepliesOf(subject: string, count = 1): void {
+    this.repliesToLose.set(subject, count);
+  }
+
   /** What was sent about one run, as `subject → outcome` in order. */
   about(runId: string): { subject: string; outcome?: string }[] {
     return this.requests.filter((request) => request.payload.run_id === runId).map(({ subject, outcome }) => ({ subject, outcome }));
@@ -47,6 +64,11 @@ export class RecordingBus implements Bus {
     if (command.subject === RenewLease.subject && this.holding) await new Promise<void>((resolve) => this.heldBack.push(resolve));
     try {
       const reply = await this.inner.request(command, payload, options);
+      const toLose = this.repliesToLose.get(command.subject) ?? 0;
+      if (toLose > 0) {
+        this.repliesToLose.set(command.subject, toLose - 1);
+        throw new DomainError(ErrorCode.UPSTREAM_TIMEOUT, `reply on ${command.subject} lost by the test`);
+      }
       entry.outcome = 'ok';
       return reply;
     } catch (error) {
@@ -68,6 +90,7 @@ export class RecordingBus implements Bus {
   }
 
   tail(options: TailOptions): Promise<Tail> {
+    this.tailAttempts++;
     if (this.tailBroken) return Promise.reject(new DomainError(ErrorCode.SERVICE_UNAVAILABLE, 'tail broken by the test'));
     return this.inner.tail(options);
   }

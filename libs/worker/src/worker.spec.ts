@@ -22,6 +22,7 @@ import type { RunStopped, StopReason } from './executor.js';
 import { echoExecutor } from './executors/echo.executor.js';
 import { scriptExecutor } from './executors/script.executor.js';
 import { RecordingBus } from './recording-bus.fixture.js';
+import type { WorkerLogger } from './worker-logger.js';
 import { Worker, type WorkerOptions } from './worker.js';
 
 // The worker against the real runs and sessions services (embedded Postgres + in-process bus). Each
@@ -78,6 +79,23 @@ function gate(): { promise: Promise<void>; open(): void } {
   let open!: () => void;
   const promise = new Promise<void>((resolve) => (open = resolve));
   return { promise, open };
+}
+
+/** A logger that keeps what it is given, for tests about what the worker says. */
+function recordingLogger(): WorkerLogger & { messages(level: 'debug' | 'info' | 'warn' | 'error'): string[] } {
+  const lines: { level: string; message: string }[] = [];
+  const at =
+    (level: string) =>
+    (_context: Record<string, unknown>, message: string): void => {
+      lines.push({ level, message });
+    };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    messages: (level) => lines.filter((line) => line.level === level).map((line) => line.message),
+  };
 }
 
 /** Resolves with the signal's stop reason once it aborts. */
@@ -217,7 +235,47 @@ describe('losing the lease', () => {
   });
 });
 
+describe('reporting the outcome', () => {
+  it('takes a retried completion refused as run_terminal as done when the first attempt committed and only its reply was lost', async () => {
+    const { admin } = newTenant();
+    const executor = uniqueExecutor();
+    const logger = recordingLogger();
+    const { worker, bus } = await startWorker({ [executor]: () => Promise.resolve({ done: true }) }, { logger }, (recording) =>
+      recording.loseRepliesOf(CompleteRun.subject),
+    );
+    const run = await create(admin, { route: { executor } });
+
+    expect(await statusOf(admin, run.id, 'completed')).toMatchObject({ output: { done: true }, attempt: 1 });
+    await expectEventually(() => expect(worker.activeRuns).toBe(0));
+    const reports = bus.about(run.id).filter((request) => request.subject === CompleteRun.subject);
+    expect(reports.map((request) => request.outcome)).toEqual([ErrorCode.UPSTREAM_TIMEOUT, ErrorCode.RUN_TERMINAL]);
+    // Reported, not lost: nothing to warn about.
+    expect(logger.messages('warn')).toEqual([]);
+    expect(logger.messages('error')).toEqual([]);
+    expect(logger.messages('debug')).toContain('run reported: the retry found it ended, most likely by the earlier attempt');
+  });
+});
+
 describe('without the event tail', () => {
+  it('says once that the tail is down, however many retries fail, and once that it is back', async () => {
+    const executor = uniqueExecutor();
+    const logger = recordingLogger();
+    const { bus } = await startWorker({ [executor]: () => Promise.resolve(undefined) }, { claimPollMs: 20, logger }, (recording) => recording.breakTail());
+    await expectEventually(() => expect(bus.tailAttempts).toBeGreaterThanOrEqual(5));
+    expect(logger.messages('warn')).toEqual(['event tail failed; polling until it is back']);
+
+    bus.repairTail();
+    await expectEventually(() => expect(logger.messages('info')).toContain('event tail works again'));
+    const attempts = bus.tailAttempts;
+    // Back for good: while the worker keeps polling, the tail is not retried any more.
+    const claims = (): number => bus.requests.filter((request) => request.subject === ClaimRun.subject).length;
+    const claimsBefore = claims();
+    await expectEventually(() => expect(claims()).toBeGreaterThan(claimsBefore + 5));
+    expect(bus.tailAttempts).toBe(attempts);
+    expect(logger.messages('warn')).toHaveLength(1);
+    expect(logger.messages('info').filter((message) => message === 'event tail works again')).toHaveLength(1);
+  });
+
   it('still claims by polling and learns of a cancel from the heartbeat', async () => {
     const { admin } = newTenant();
     const executor = uniqueExecutor();
@@ -386,7 +444,9 @@ describe('built-in executors', () => {
     await startWorker({ [executor]: scriptExecutor });
     const failing = await create(admin, { route: { executor }, input: JSON.stringify({ steps: [{ delay_ms: 1 }, { fail: 'boom' }] }) });
     const unreadable = await create(admin, { route: { executor }, input: 'not json' });
+    const tooLong = await create(admin, { route: { executor }, input: JSON.stringify({ steps: [{ delay_ms: 600_000 }, { step: 'more', delay_ms: 1 }] }) });
     expect(await statusOf(admin, failing.id, 'failed')).toMatchObject({ failure_message: 'boom' });
     expect((await statusOf(admin, unreadable.id, 'failed')).failure_message).toMatch(/^script: the run input must be a JSON scenario/);
+    expect((await statusOf(admin, tooLong.id, 'failed')).failure_message).toMatch(/^script: the delays of a scenario must add up to at most 600000 ms/);
   });
 });

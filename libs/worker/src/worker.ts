@@ -72,6 +72,7 @@ export class Worker {
   private tail: Tail | undefined;
   private tailRetry: NodeJS.Timeout | undefined;
   private claimFailing = false;
+  private tailFailing = false;
 
   constructor(options: WorkerOptions) {
     this.bus = options.bus;
@@ -253,6 +254,8 @@ export class Worker {
         },
       });
       this.tail = tail;
+      if (this.tailFailing) this.logger.info({}, 'event tail works again');
+      this.tailFailing = false;
       tail.ended.then(
         () => undefined,
         (error: unknown) => this.retryTail(error),
@@ -265,7 +268,9 @@ export class Worker {
   /** Until the tail is back, polling and heartbeats carry on; events missed meanwhile are covered by one claim round. */
   private retryTail(error: unknown): void {
     if (this.stopping) return;
-    this.logger.warn({ error: errorMessage(error) }, 'event tail failed; polling until it is back');
+    // Logged once per outage, not once per retry.
+    if (!this.tailFailing) this.logger.warn({ error: errorMessage(error) }, 'event tail failed; polling until it is back');
+    this.tailFailing = true;
     this.tailRetry = setTimeout(() => {
       void this.startTail().then(() => this.wake());
     }, this.claimPollMs);

@@ -36,7 +36,8 @@ export class RunsController {
     @RequestId() requestId: string,
   ): Promise<RunView> {
     const payload = { scope: toCallerScope(caller), body };
-    return this.services.request(CreateRun, idempotencyKey === undefined ? payload : { ...payload, idempotency_key: idempotencyKey }, requestId);
+    // `api:`: a client's key lives in its own namespace, apart from the keys of turns' runs (`turn:`).
+    return this.services.request(CreateRun, idempotencyKey === undefined ? payload : { ...payload, idempotency_key: `api:${idempotencyKey}` }, requestId);
   }
 
   @Get()

@@ -46,9 +46,16 @@ export type ResumePlan =
   /** The cursor cannot be resumed exactly: tell the client (`gap`), then send everything still retained. */
   | { kind: 'gap'; reason: GapReason };
 
+/**
+ * A cursor of this log beyond its last event was never handed out: waiting for that position would send
+ * the client nothing until the log caught up, silently skipping whatever comes before it. 400 `invalid_cursor`.
+ */
 export function planResume(cursor: EventCursor | null, log: EventLogInfo): ResumePlan {
   if (cursor === null) return { kind: 'fresh' };
   if (cursor.epochTag !== epochTag(log.epoch)) return { kind: 'gap', reason: 'epoch' };
+  if (cursor.sequence > log.lastSequence) {
+    throw new DomainError(ErrorCode.INVALID_CURSOR, 'Last-Event-ID is beyond the end of this stream; reconnect without it');
+  }
   // The next event the client needs is `sequence + 1`; if the log no longer holds it, events were lost.
   if (cursor.sequence + 1 < log.firstSequence) return { kind: 'gap', reason: 'retention' };
   return { kind: 'resume', after: cursor.sequence };

@@ -9,13 +9,18 @@ import { chooseLastEventId, EventStreamsService } from './event-streams.service.
 import { EventStreamQuery, RunStreamQuery } from './streams.dto.js';
 
 const SSE_FORMAT =
-  'Server-Sent Events (`text/event-stream`). It starts with `retry: <ms>`; each event has `id:` (an opaque cursor), ' +
+  'Server-Sent Events (`text/event-stream`). It starts with `retry: <ms>`, then a `ready` event (data `{}`) whose `id:` is ' +
+  'the position the stream starts from. Each event has `id:` (an opaque cursor), ' +
   '`event:` (its type: the subject without service and version, e.g. `run.status_changed`, `message.appended`) and ' +
   '`data:` (the event envelope as JSON: id, subject, tenant_id, owner_id, session_id, run_id, occurred_at, data). ' +
-  '`: ping` comments keep the connection open. Resume with `Last-Event-ID` (or `last_event_id`): the stream continues ' +
-  'strictly after that event, losing and repeating nothing. When that is impossible (the cursor is older than the retained ' +
-  'log, or from a log that was recreated), the first event is `gap` (`{"reason":"retention"|"epoch","resumed_from":...}`) ' +
-  'followed by everything still retained. A malformed cursor answers 400 `invalid_cursor`.';
+  '`: ping` comments keep the connection open; when the stream has passed events the caller does not see, a `heartbeat` ' +
+  'event (data `{}`) takes the ping\'s place and moves the cursor on. Resume with `Last-Event-ID` (or `last_event_id`): the ' +
+  'stream continues strictly after that position, losing and repeating nothing. When that is impossible (the cursor is older ' +
+  'than the retained log, or from a log that was recreated), the first event is `gap` ' +
+  '(`{"reason":"retention"|"epoch","resumed_from":...}`) followed by everything still retained; a `gap` mid-stream means the ' +
+  'log dropped events before they could be sent. The server ends a stream after a maximum lifetime (15 min by default): ' +
+  'reconnect with the cursor, as EventSource does. A malformed cursor, or one beyond the end of the log, answers 400 ' +
+  '`invalid_cursor`; more open streams than the per-caller limit (20 by default) answer 429 `rate_limited` with `Retry-After`.';
 
 const SSE_RESPONSE = {
   description: 'The stream.',

@@ -1,17 +1,29 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { DomainError, ErrorCode, GetRun, GetSession, RunStatusChanged, TERMINAL_RUN_STATUSES, type CallerScope, type RunView } from '@runyard/contracts';
-import { BUS, type Bus, type TailStart } from '@runyard/messaging';
+import { BUS, type Bus, type EventLogInfo, type LoggedEvent, type TailStart } from '@runyard/messaging';
 import type { FastifyReply } from 'fastify';
-import { DEFAULT_STREAM_HEARTBEAT_MS, DEFAULT_STREAM_RETRY_MS, type GatewaySettings } from '../config.js';
+import {
+  DEFAULT_STREAM_HEARTBEAT_MS,
+  DEFAULT_STREAM_MAX_LIFETIME_MS,
+  DEFAULT_STREAM_MAX_PER_PRINCIPAL,
+  DEFAULT_STREAM_RETRY_MS,
+  type GatewaySettings,
+} from '../config.js';
 import { ServiceClient } from '../edge/service-client.js';
 import { GATEWAY_SETTINGS } from '../edge/tokens.js';
-import { epochTag, parseCursor, planResume, type EventCursor, type ResumePlan } from './event-cursor.js';
+import { epochTag, formatCursor, parseCursor, planResume, type EventCursor, type ResumePlan } from './event-cursor.js';
 import { isSelected, type EventSelection } from './event-visibility.js';
-import { LiveStream, type GapNotice } from './live-stream.js';
+import { ALL_EVENTS_FILTER, LiveStream, READY_EVENT, type GapNotice } from './live-stream.js';
 import { endsRun } from './run-events.js';
+import { formatEvent, formatRetry } from './sse-writer.js';
 
 /** A run stream without a cursor reads the log from this long before the run's creation (clock skew between hosts). */
 export const RUN_START_SKEW_MS = 10_000;
+/**
+ * `Retry-After` of a request over the per-principal stream limit: a slot frees only when one of the
+ * caller's streams ends, so a client gains nothing by retrying at once.
+ */
+const STREAM_LIMIT_RETRY_AFTER_SECONDS = 5;
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -30,12 +42,15 @@ export interface StreamRequest {
 }
 
 interface StreamPlan {
+  /** Where the tail starts: `after` a sequence wherever one is known, so the client gets it as its first cursor. */
   start: TailStart;
   gap?: GapNotice;
   epochTag: string;
   selection: EventSelection;
   /** Run streams only: the run whose terminal status change ends the stream. */
   endsWithRun?: string;
+  /** Gives back the caller's stream slot; called once the stream is over. */
+  release: () => void;
 }
 
 /** The header wins over the query parameter: an EventSource reconnects to the same URL with a newer header. */
@@ -53,11 +68,14 @@ function gapNotice(plan: ResumePlan, lastEventId: string | null): GapNotice | un
  * The live event streams (SSE): checks what the caller asks for before anything is sent (so those
  * errors are problem+json), works out where the log read starts from the client's cursor, then hands
  * the response to a LiveStream. Keeps every open stream so a shutdown can end them (an open stream
- * would otherwise keep the HTTP server from closing).
+ * would otherwise keep the HTTP server from closing), and counts them per principal: each holds a
+ * tail and a connection, so one key cannot open them without bound.
  */
 @Injectable()
 export class EventStreamsService implements OnModuleDestroy {
   private readonly streams = new Set<LiveStream>();
+  /** Open (or opening) streams per `tenant/principal`. */
+  private readonly openPerPrincipal = new Map<string, number>();
   private closing = false;
 
   constructor(
@@ -70,43 +88,65 @@ export class EventStreamsService implements OnModuleDestroy {
   async streamEvents(request: StreamRequest, filters: { sessionId?: string; runId?: string }): Promise<void> {
     const { scope, requestId } = request;
     const cursor = this.cursorOf(request);
-    if (filters.sessionId !== undefined) await this.services.request(GetSession, { scope, session_id: filters.sessionId }, requestId);
-    if (filters.runId !== undefined) await this.services.request(GetRun, { scope, run_id: filters.runId }, requestId);
-    const log = await this.bus.eventLog();
-    const plan = planResume(cursor, log);
-    const start: TailStart =
-      plan.kind === 'fresh' ? { kind: 'new' } : plan.kind === 'resume' ? { kind: 'after', sequence: plan.after } : { kind: 'after', sequence: 0 };
-    await this.serve(request, { start, gap: gapNotice(plan, request.lastEventId), epochTag: epochTag(log.epoch), selection: { scope, ...filters } });
+    const release = this.takeSlot(scope);
+    try {
+      if (filters.sessionId !== undefined) await this.services.request(GetSession, { scope, session_id: filters.sessionId }, requestId);
+      if (filters.runId !== undefined) await this.services.request(GetRun, { scope, run_id: filters.runId }, requestId);
+      const log = await this.bus.eventLog();
+      const plan = planResume(cursor, log);
+      // A fresh stream starts after the log's last event rather than at `new`: the same events (the tail
+      // reads from a fixed position, so nothing stored meanwhile is missed), but with a cursor from the start.
+      const after = plan.kind === 'fresh' ? log.lastSequence : plan.kind === 'resume' ? plan.after : log.firstSequence - 1;
+      await this.serve(request, {
+        start: { kind: 'after', sequence: after },
+        gap: gapNotice(plan, request.lastEventId),
+        epochTag: epochTag(log.epoch),
+        selection: { scope, ...filters },
+        release,
+      });
+    } catch (error) {
+      release();
+      throw error;
+    }
   }
 
   /**
    * One run's events from its creation, ending after its terminal status change. A client that comes
-   * back after that (EventSource reconnects by itself) gets 204, which tells it to stop.
+   * back after that (EventSource reconnects by itself) gets 204, which tells it to stop. When the run
+   * has ended and the log no longer holds its terminal event, waiting for it would never end: the
+   * client gets a `gap` and the end of the stream instead.
    */
   async streamRun(request: StreamRequest, runId: string): Promise<void> {
     const { scope, requestId, reply } = request;
     const cursor = this.cursorOf(request);
-    const run = await this.services.request(GetRun, { scope, run_id: runId }, requestId);
-    const log = await this.bus.eventLog();
-    const plan = planResume(cursor, log);
-    let start: TailStart = { kind: 'time', time: new Date(Date.parse(run.created_at) - RUN_START_SKEW_MS) };
-    if (plan.kind === 'resume') {
+    const release = this.takeSlot(scope);
+    try {
+      const run = await this.services.request(GetRun, { scope, run_id: runId }, requestId);
+      const log = await this.bus.eventLog();
+      const plan = planResume(cursor, log);
       if (TERMINAL_RUN_STATUSES.has(run.status)) {
         const last = await this.findTerminalEvent(run);
-        if (last !== null && plan.after >= last) {
-          void reply.code(204).send();
+        const ended = last !== null ? plan.kind === 'resume' && plan.after >= last : await this.isTerminalEventGone(run, log);
+        if (ended) {
+          release();
+          // A gone terminal event and a current cursor: the client passed it, or an earlier request sent it the gap.
+          if (plan.kind === 'resume') void reply.code(204).send();
+          else this.sendGone(request, plan, log);
           return;
         }
       }
-      start = { kind: 'after', sequence: plan.after };
+      await this.serve(request, {
+        start: plan.kind === 'resume' ? { kind: 'after', sequence: plan.after } : { kind: 'time', time: new Date(Date.parse(run.created_at) - RUN_START_SKEW_MS) },
+        gap: gapNotice(plan, request.lastEventId),
+        epochTag: epochTag(log.epoch),
+        selection: { scope, runId },
+        endsWithRun: runId,
+        release,
+      });
+    } catch (error) {
+      release();
+      throw error;
     }
-    await this.serve(request, {
-      start,
-      gap: gapNotice(plan, request.lastEventId),
-      epochTag: epochTag(log.epoch),
-      selection: { scope, runId },
-      endsWithRun: runId,
-    });
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -122,6 +162,27 @@ export class EventStreamsService implements OnModuleDestroy {
     if (this.closing) throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, 'The gateway is shutting down; reconnect');
   }
 
+  /** Counts a stream against the caller's limit (429 past it); the returned function gives the slot back, once. */
+  private takeSlot(scope: CallerScope): () => void {
+    const key = `${scope.tenant_id}/${scope.principal_id}`;
+    const limit = this.settings.streamMaxPerPrincipal ?? DEFAULT_STREAM_MAX_PER_PRINCIPAL;
+    const open = this.openPerPrincipal.get(key) ?? 0;
+    if (open >= limit) {
+      throw new DomainError(ErrorCode.RATE_LIMITED, `At most ${limit} live streams may be open at once per API principal; close one first`, {
+        retryAfterSeconds: STREAM_LIMIT_RETRY_AFTER_SECONDS,
+      });
+    }
+    this.openPerPrincipal.set(key, open + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.openPerPrincipal.get(key) ?? 1) - 1;
+      if (left > 0) this.openPerPrincipal.set(key, left);
+      else this.openPerPrincipal.delete(key);
+    };
+  }
+
   private async serve({ reply }: StreamRequest, plan: StreamPlan): Promise<void> {
     this.refuseWhileClosing();
     const { selection, endsWithRun } = plan;
@@ -132,6 +193,7 @@ export class EventStreamsService implements OnModuleDestroy {
       gap: plan.gap,
       heartbeatMs: this.settings.streamHeartbeatMs ?? DEFAULT_STREAM_HEARTBEAT_MS,
       retryMs: this.settings.streamRetryMs ?? DEFAULT_STREAM_RETRY_MS,
+      maxLifetimeMs: this.settings.streamMaxLifetimeMs ?? DEFAULT_STREAM_MAX_LIFETIME_MS,
       selects: (envelope) => isSelected(envelope, selection),
       isLast: endsWithRun === undefined ? undefined : (envelope) => endsRun(envelope, endsWithRun),
       onTailError: (error) => reply.log.warn({ err: { message: error instanceof Error ? error.message : String(error) } }, 'event stream tail failed'),
@@ -141,24 +203,57 @@ export class EventStreamsService implements OnModuleDestroy {
       this.refuseWhileClosing();
     }
     this.streams.add(stream);
-    void stream.done.then(() => this.streams.delete(stream));
+    void stream.done.then(() => {
+      this.streams.delete(stream);
+      plan.release();
+    });
     void reply.code(200).headers(SSE_HEADERS).send(stream.body);
   }
 
   /**
+   * The ended run's terminal event is not in the log and will not come: sends `gap`, then ends, with the
+   * log's end as the client's cursor (so its reconnect gets 204).
+   */
+  private sendGone({ reply, lastEventId }: StreamRequest, plan: ResumePlan, log: EventLogInfo): void {
+    const gap: GapNotice = { reason: plan.kind === 'gap' ? plan.reason : 'retention', resumed_from: lastEventId };
+    const body =
+      formatRetry(this.settings.streamRetryMs ?? DEFAULT_STREAM_RETRY_MS) +
+      formatEvent({ event: 'gap', data: JSON.stringify(gap) }) +
+      formatEvent({ id: formatCursor(epochTag(log.epoch), log.lastSequence), event: READY_EVENT, data: '{}' });
+    void reply.code(200).headers(SSE_HEADERS).send(body);
+  }
+
+  /**
    * The log sequence of a terminal run's last event, read from shortly before it finished. Null when
-   * it cannot be found in time (not relayed yet, or no longer retained): the caller then streams, which
-   * is never wrong — it only means the client waits for the event instead of being told to stop.
+   * it cannot be found in time (not relayed yet, or no longer retained).
    */
   private async findTerminalEvent(run: RunView): Promise<number | null> {
     const since = Date.parse(run.finished_at ?? run.updated_at) - RUN_START_SKEW_MS;
-    let found!: (sequence: number) => void;
-    const located = new Promise<number>((resolve) => (found = resolve));
+    const found = await this.firstEvent(RunStatusChanged.subject, { kind: 'time', time: new Date(since) }, ({ envelope }) => endsRun(envelope, run.id));
+    return found?.sequence ?? null;
+  }
+
+  /**
+   * Whether a terminal run's last event, not found in the log, has left it (rather than not being
+   * relayed yet): the log no longer reaches back to shortly before the run finished.
+   */
+  private async isTerminalEventGone(run: RunView, log: EventLogInfo): Promise<boolean> {
+    if (log.firstSequence <= 1) return false; // nothing has ever left this log
+    if (log.firstSequence > log.lastSequence) return true; // everything has
+    const first = await this.firstEvent(ALL_EVENTS_FILTER, { kind: 'after', sequence: log.firstSequence - 1 }, () => true);
+    if (first === null) return true;
+    return Date.parse(first.envelope.occurred_at) > Date.parse(run.finished_at ?? run.updated_at) - RUN_START_SKEW_MS;
+  }
+
+  /** The first event from `start` that `matches`, or null when none comes within the request timeout. */
+  private async firstEvent(filterSubject: string, start: TailStart, matches: (event: LoggedEvent) => boolean): Promise<LoggedEvent | null> {
+    let found!: (event: LoggedEvent) => void;
+    const located = new Promise<LoggedEvent>((resolve) => (found = resolve));
     const tail = await this.bus.tail({
-      filterSubject: RunStatusChanged.subject,
-      start: { kind: 'time', time: new Date(since) },
-      handler: ({ envelope, sequence }) => {
-        if (endsRun(envelope, run.id)) found(sequence);
+      filterSubject,
+      start,
+      handler: (event) => {
+        if (matches(event)) found(event);
         return Promise.resolve();
       },
     });

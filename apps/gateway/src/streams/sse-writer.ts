@@ -79,9 +79,11 @@ export class SseWriter {
     });
   }
 
-  /** Writes a frame unless the reader is behind: for heartbeats, which must never pile up. */
-  offer(frame: string): void {
-    if (!this.isClosed && !this.isBackpressured) this.stream.write(frame);
+  /** Writes a frame unless the reader is behind: for heartbeats, which must never pile up. Whether it was written. */
+  offer(frame: string): boolean {
+    if (this.isClosed || this.isBackpressured) return false;
+    this.stream.write(frame);
+    return true;
   }
 
   /** Ends the response once what was written has been read. */

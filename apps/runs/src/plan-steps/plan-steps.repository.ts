@@ -1,16 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { withJsonbColumns } from '@runyard/persistence';
 import { DataSource, type EntityManager } from 'typeorm';
-import { PlanStepEntity } from './plan-step.entity.js';
+import { PlanStepEntity, type StoredEvidence } from './plan-step.entity.js';
 
 export type PlanStepChanges = Partial<Pick<PlanStepEntity, 'title' | 'status' | 'evidence' | 'updatedAt'>>;
-
-/** How much a run's steps already hold, for the per-run limits. */
-export interface PlanStepTotals {
-  steps: number;
-  /** Serialised size of all their evidence. */
-  evidenceBytes: number;
-}
 
 /** Plan steps, always within a tenant and a run. Writers hold their run's row lock, which serialises a run's steps. */
 @Injectable()
@@ -24,13 +17,22 @@ export class PlanStepsRepository {
       .getOne();
   }
 
-  async totalsInRun(tx: EntityManager, tenantId: string, runId: string): Promise<PlanStepTotals> {
-    const rows = await tx.query<{ steps: string | number; evidence_bytes: string | number }[]>(
-      `SELECT count(*) AS steps, coalesce(sum(octet_length(evidence::text)), 0) AS evidence_bytes
+  countInRun(tx: EntityManager, tenantId: string, runId: string): Promise<number> {
+    return tx.createQueryBuilder(PlanStepEntity, 's').where('s.tenant_id = :tenantId AND s.run_id = :runId', { tenantId, runId }).getCount();
+  }
+
+  /**
+   * The size of all the run's evidence if the step with `key` held `evidence` (the others as they
+   * are): each step's evidence as the database prints it (`jsonb::text`, which is never shorter than
+   * the same JSON without spaces), the candidate printed the same way, so both sides compare alike.
+   */
+  async evidenceBytesWith(tx: EntityManager, tenantId: string, runId: string, key: string, evidence: StoredEvidence[]): Promise<number> {
+    const rows = await tx.query<{ bytes: string | number }[]>(
+      `SELECT coalesce(sum(octet_length(evidence::text)) FILTER (WHERE key <> $3), 0) + octet_length($4::jsonb::text) AS bytes
        FROM plan_steps WHERE tenant_id = $1 AND run_id = $2`,
-      [tenantId, runId],
+      [tenantId, runId, key, JSON.stringify(evidence)],
     );
-    return { steps: Number(rows[0]?.steps ?? 0), evidenceBytes: Number(rows[0]?.evidence_bytes ?? 0) };
+    return Number(rows[0]?.bytes ?? 0);
   }
 
   async insertStep(tx: EntityManager, step: PlanStepEntity): Promise<void> {

@@ -15,9 +15,11 @@ import {
 } from '@runyard/contracts';
 import { newEvent } from '@runyard/messaging';
 import { decodeCursor, encodeCursor, rowsToFetch, toPage, toPlainJson } from '@runyard/persistence';
+import type { EntityManager } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { LeaseGuard, type HeldLease } from '../runs/lease-guard.js';
 import { runNotFound } from '../runs/run-errors.js';
+import type { RunEntity } from '../runs/run.entity.js';
 import { runEventScope } from '../runs/run.mapper.js';
 import { RunsRepository } from '../runs/runs.repository.js';
 import type { PlanStepEntity, StoredEvidence } from './plan-step.entity.js';
@@ -25,8 +27,9 @@ import { toPlanStepView } from './plan-step.mapper.js';
 import { PlanStepsRepository, type PlanStepChanges } from './plan-steps.repository.js';
 
 /**
- * Most evidence one run's steps may hold in total, serialised. Every claim hands the run's steps to
- * the worker in one reply, which must stay well below the bus's message limit.
+ * Most evidence one run's steps may hold in total, serialised as stored (see
+ * PlanStepsRepository.evidenceBytesWith). Every claim hands the run's steps to the worker in one
+ * reply, which must stay below the bus's message limit (CLAIMED_RUN_MAX_BYTES).
  */
 export const PLAN_STEP_EVIDENCE_BYTES_PER_RUN_MAX = 512 * 1024;
 
@@ -42,27 +45,26 @@ export class PlanStepsService {
   /**
    * Adds the step with `fields.key` (a title is required then; status defaults to pending; it takes
    * the next position) or updates it: title and status replace, evidence is appended. An update that
-   * changes nothing writes nothing and publishes nothing.
+   * changes nothing writes nothing and publishes nothing. PAYLOAD_TOO_LARGE when added evidence would
+   * take the run past its evidence budget; an update that adds none is never refused for size.
    */
   upsert(lease: HeldLease, fields: PlanStepFields): Promise<PlanStepView> {
     return this.guard.withLease(lease, { executorWork: true }, async (tx, events, run) => {
       const existing = await this.steps.findByKey(tx, run.tenantId, run.id, fields.key);
       const added: StoredEvidence[] = toPlainJson(fields.evidence ?? []);
-      const totals = await this.steps.totalsInRun(tx, run.tenantId, run.id);
-      if (totals.evidenceBytes + Buffer.byteLength(JSON.stringify(added), 'utf8') > PLAN_STEP_EVIDENCE_BYTES_PER_RUN_MAX) {
-        throw new DomainError(ErrorCode.PAYLOAD_TOO_LARGE, `run ${run.id} would exceed ${PLAN_STEP_EVIDENCE_BYTES_PER_RUN_MAX} bytes of plan step evidence`);
-      }
       const now = new Date();
       if (existing === null) {
         if (fields.title === undefined) throw invalid('title', 'a new plan step needs a title');
-        if (totals.steps >= PLAN_STEPS_PER_RUN_MAX) throw invalid('key', `a run has at most ${PLAN_STEPS_PER_RUN_MAX} plan steps`);
+        const count = await this.steps.countInRun(tx, run.tenantId, run.id);
+        if (count >= PLAN_STEPS_PER_RUN_MAX) throw invalid('key', `a run has at most ${PLAN_STEPS_PER_RUN_MAX} plan steps`);
         if (added.length > PLAN_STEP_EVIDENCE_MAX) throw invalid('evidence', `a plan step has at most ${PLAN_STEP_EVIDENCE_MAX} evidence items`);
+        await this.assertEvidenceFits(tx, run, fields.key, added);
         const step: PlanStepEntity = {
           id: uuidv7(),
           runId: run.id,
           tenantId: run.tenantId,
           key: fields.key,
-          position: totals.steps + 1,
+          position: count + 1,
           title: fields.title,
           status: fields.status ?? 'pending',
           evidence: added,
@@ -80,7 +82,10 @@ export class PlanStepsService {
       const changes: PlanStepChanges = {};
       if (fields.title !== undefined && fields.title !== existing.title) changes.title = fields.title;
       if (fields.status !== undefined && fields.status !== existing.status) changes.status = fields.status;
-      if (added.length > 0) changes.evidence = [...existing.evidence, ...added];
+      if (added.length > 0) {
+        changes.evidence = [...existing.evidence, ...added];
+        await this.assertEvidenceFits(tx, run, existing.key, changes.evidence);
+      }
       if (Object.keys(changes).length === 0) return toPlanStepView(existing);
       changes.updatedAt = now;
       await this.steps.applyChange(tx, run.tenantId, existing.id, changes);
@@ -89,6 +94,15 @@ export class PlanStepsService {
       events.add(newEvent(PlanStepUpdated, runEventScope(run), view));
       return view;
     });
+  }
+
+  /** PAYLOAD_TOO_LARGE unless the run's evidence stays within its budget with step `key` holding `evidence`. */
+  private async assertEvidenceFits(tx: EntityManager, run: RunEntity, key: string, evidence: StoredEvidence[]): Promise<void> {
+    if (evidence.length === 0) return;
+    const bytes = await this.steps.evidenceBytesWith(tx, run.tenantId, run.id, key, evidence);
+    if (bytes > PLAN_STEP_EVIDENCE_BYTES_PER_RUN_MAX) {
+      throw new DomainError(ErrorCode.PAYLOAD_TOO_LARGE, `run ${run.id} would exceed ${PLAN_STEP_EVIDENCE_BYTES_PER_RUN_MAX} bytes of plan step evidence`);
+    }
   }
 
   /** The steps of a run the caller can see, in position order. */

@@ -149,6 +149,30 @@ describe('upserting plan steps', () => {
   });
 });
 
+describe('the evidence budget', () => {
+  it('measures a run’s evidence as stored, and never refuses an update that adds none', async () => {
+    const { admin } = newTenant();
+    const { claimed } = await runningRun(admin);
+    const held = lease(claimed);
+    // Stored (jsonb text: `0, ` per element) it is half again its compact JSON (`0,`).
+    const item = { kind: 'tool_output', data: { zeros: Array.from({ length: 8000 }, () => 0) } };
+    let refused: number | undefined;
+    for (let i = 1; refused === undefined; i++) {
+      expect(i).toBeLessThan(60);
+      const code = await outcome(upsert(held, { key: `s${i}`, title: `s${i}`, evidence: [item] }));
+      if (code !== 'ok') refused = i;
+      if (code !== 'ok') expect(code).toBe(ErrorCode.PAYLOAD_TOO_LARGE);
+    }
+    const [{ bytes }] = await fixture.dataSource.query<{ bytes: string }[]>(`SELECT sum(octet_length(evidence::text)) AS bytes FROM plan_steps WHERE run_id = $1`, [claimed.run.id]);
+    expect(Number(bytes)).toBeLessThanOrEqual(PLAN_STEP_EVIDENCE_BYTES_PER_RUN_MAX);
+    expect(Number(bytes) + 24_000).toBeGreaterThan(PLAN_STEP_EVIDENCE_BYTES_PER_RUN_MAX);
+    // At the budget, what adds no evidence still goes through.
+    expect(await upsert(held, { key: 's1', status: 'completed' })).toMatchObject({ status: 'completed' });
+    expect(await upsert(held, { key: 's1', title: 'Renamed', evidence: [] })).toMatchObject({ title: 'Renamed', evidence: [item] });
+    expect(await outcome(upsert(held, { key: 's1', evidence: [item] }))).toBe(ErrorCode.PAYLOAD_TOO_LARGE);
+  });
+});
+
 describe('fencing', () => {
   it('refuses writes with a stale lease (LEASE_LOST), on a suspended run (LEASE_LOST), on a cancelling run (CONFLICT) and on an ended one (RUN_TERMINAL), changing nothing', async () => {
     const { admin } = newTenant();

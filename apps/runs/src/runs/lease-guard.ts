@@ -38,12 +38,8 @@ export class LeaseGuard {
 
   withLease<T>(lease: HeldLease, options: LeasedWriteOptions, work: (tx: EntityManager, events: OutboxEvents, run: RunEntity) => Promise<T>): Promise<T> {
     return this.outbox.run(async (tx, events) => {
-      if (options.endsRun === true) {
-        const seen = await this.runs.findInTenant(tx, lease.tenantId, lease.runId);
-        if (seen === null) throw runNotFound(lease.runId);
-        if (seen.parentRunId === null && seen.sessionId !== null) await this.runs.lockSessionQueue(tx, seen.tenantId, seen.sessionId);
-      }
-      const run = await this.runs.lockInTenant(tx, lease.tenantId, lease.runId);
+      // Only a write that may end the run can free the session's slot: the others need the row alone.
+      const run = options.endsRun === true ? await this.runs.lockForChange(tx, lease.tenantId, lease.runId) : await this.runs.lockRow(tx, lease.tenantId, lease.runId);
       if (run === null) throw runNotFound(lease.runId);
       if (TERMINAL_RUN_STATUSES.has(run.status)) throw runTerminal(run.id, run.status);
       const held = (run.status === 'running' || run.status === 'cancelling') && run.leaseToken === lease.leaseToken;

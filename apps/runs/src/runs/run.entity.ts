@@ -49,11 +49,16 @@ export class RunEntity {
   queueSeq?: string;
 
   /**
-   * The creator's Idempotency-Key (unique per tenant and creator; migration 1763800000002). Written
-   * at insert, matched by lookups, never read into entities: nothing after creation needs it.
+   * The creator's idempotency key, namespaced (`api:…`, `turn:…`; unique per tenant and creator;
+   * migration 1763800000002). Written at insert, matched by lookups, never read into entities:
+   * nothing after creation needs it.
    */
   @Column({ type: 'text', name: 'idempotency_key', nullable: true, select: false, update: false })
   idempotencyKey?: string | null;
+
+  /** sha256 (hex) of the create body as canonical JSON, set exactly with the key: tells a retry from a reuse. */
+  @Column({ type: 'text', name: 'idempotency_fingerprint', nullable: true, select: false, update: false })
+  idempotencyFingerprint?: string | null;
 
   @Column('text', { nullable: true })
   input!: string | null;
@@ -77,7 +82,7 @@ export class RunEntity {
   @Column('jsonb')
   metadata!: Record<string, unknown>;
 
-  /** Claims so far. */
+  /** Claims that count against max_attempts: a released claim, or one that ended in an answered wait, is given back. */
   @Column('integer')
   attempt!: number;
 
@@ -93,7 +98,11 @@ export class RunEntity {
   @Column('integer', { name: 'max_duration_seconds', nullable: true })
   maxDurationSeconds!: number | null;
 
-  /** started_at + max_duration: a run still running past it fails with `timeout`. */
+  /**
+   * Set at the first claim to started_at + max_duration, and moved on by the time the run spent
+   * suspended whenever a wait is answered (max duration is running time): a run still running past
+   * it fails with `timeout`. A cancelling run's is the end of its grace period.
+   */
   @Column('timestamptz', { name: 'deadline_at', nullable: true })
   deadlineAt!: Date | null;
 

@@ -2,7 +2,7 @@
 export interface RunsSettings {
   /** Executor of runs whose run and session give no route (the deployment default route). */
   defaultExecutor: string;
-  /** How often the lease sweeper looks for expired leases, TTLs and deadlines. */
+  /** How often the run sweeper (RunSweeper) looks for expired leases, TTLs, deadlines and wait timeouts. */
   leaseSweepIntervalMs: number;
   /** How long a worker has to stop a cancelled run before the run is cancelled without it. */
   cancelGraceMs: number;

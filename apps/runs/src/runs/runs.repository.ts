@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError, ErrorCode, type RunSource, type RunStatus } from '@runyard/contracts';
-import { DataSource, QueryFailedError, type EntityManager, type SelectQueryBuilder } from 'typeorm';
+import { isUniqueViolationOf, withJsonbColumns } from '@runyard/persistence';
+import { DataSource, type EntityManager, type SelectQueryBuilder } from 'typeorm';
 import { RunEntity } from './run.entity.js';
-import { withJsonbColumns } from '@runyard/persistence';
 
 /**
  * `ownerId` is the caller's owner filter (`ownerFilter(scope)`): a principal id restricts every
@@ -59,11 +59,10 @@ export class IdempotencyKeyTaken extends Error {
   }
 }
 
-/** A unique violation (23505) of `index`; drivers that do not name the constraint count as that index. */
-function isUniqueViolationOf(error: unknown, index: string): boolean {
-  if (!(error instanceof QueryFailedError)) return false;
-  const driverError = error.driverError as { code?: unknown; constraint?: unknown } | undefined;
-  return driverError?.code === '23505' && (driverError.constraint === undefined || driverError.constraint === index);
+/** A run found by its idempotency key, with the fingerprint of the body that created it. */
+export interface KeyedRun {
+  run: RunEntity;
+  fingerprint: string;
 }
 
 /** Queue order within a session: interrupting runs first, then in the order they were accepted. */
@@ -86,40 +85,57 @@ export class RunsRepository {
     }
   }
 
-  /** The run `createdBy` created with `idempotencyKey`, if the caller may see it. */
-  findByIdempotencyKey(
+  /** The run `createdBy` created with `idempotencyKey`, if the caller may see it, and its body's fingerprint. */
+  async findByIdempotencyKey(
     tenantId: string,
     ownerId: OwnerFilter,
     createdBy: string,
     idempotencyKey: string,
     manager: EntityManager = this.dataSource.manager,
-  ): Promise<RunEntity | null> {
-    return this.visible(manager, tenantId, ownerId)
+  ): Promise<KeyedRun | null> {
+    const run = await this.visible(manager, tenantId, ownerId)
+      .addSelect('r.idempotencyFingerprint')
       .andWhere('r.created_by = :createdBy AND r.idempotency_key = :idempotencyKey', { createdBy, idempotencyKey })
       .getOne();
+    if (run === null) return null;
+    const { idempotencyFingerprint, ...entity } = run;
+    return { run: entity, fingerprint: idempotencyFingerprint ?? '' };
   }
 
   findVisible(tenantId: string, ownerId: OwnerFilter, runId: string, manager: EntityManager = this.dataSource.manager): Promise<RunEntity | null> {
     return this.visible(manager, tenantId, ownerId).andWhere('r.id = :runId', { runId }).getOne();
   }
 
-  /** Reads a run the caller may see and holds its row until the transaction ends. */
-  lockVisible(tx: EntityManager, tenantId: string, ownerId: OwnerFilter, runId: string): Promise<RunEntity | null> {
+  /**
+   * The one way to lock a run for a change that may move its session's slot or queue (any status
+   * change): null when absent or, with `ownerId`, not the caller's (`undefined`: anywhere in the
+   * tenant — admins and trusted callers, workers and the sweeper).
+   *
+   * Lock order, the same in every transaction so none waits on another in the opposite order:
+   *  1. the session's queue (lockSessionQueue), when the run is top-level in a session — found by
+   *     reading the run unlocked first, which is safe as a run's session and parent never change;
+   *  2. the run's row (held until the transaction ends), returned as it is now;
+   *  3. then whatever hangs off the run: its waits, its sub-runs, the session's next queued run.
+   * Callers re-check the status they act on: it may have changed before the row lock was granted.
+   */
+  async lockForChange(tx: EntityManager, tenantId: string, runId: string, ownerId: OwnerFilter = undefined): Promise<RunEntity | null> {
+    const seen = await this.visible(tx, tenantId, ownerId).andWhere('r.id = :runId', { runId }).getOne();
+    if (seen === null) return null;
+    if (seen.parentRunId === null && seen.sessionId !== null) await this.lockSessionQueue(tx, tenantId, seen.sessionId);
+    return this.lockRow(tx, tenantId, runId, ownerId);
+  }
+
+  /**
+   * The run's row only, held until the transaction ends: for a change that cannot touch the session's
+   * slot (a parent run a sub-run is added under, a lease renewal, the executor's own writes).
+   */
+  lockRow(tx: EntityManager, tenantId: string, runId: string, ownerId: OwnerFilter = undefined): Promise<RunEntity | null> {
     return this.visible(tx, tenantId, ownerId).andWhere('r.id = :runId', { runId }).setLock('pessimistic_write').getOne();
-  }
-
-  /** For trusted callers (workers, the sweeper): by id within the tenant, row held until the transaction ends. */
-  lockInTenant(tx: EntityManager, tenantId: string, runId: string): Promise<RunEntity | null> {
-    return tx.createQueryBuilder(RunEntity, 'r').where('r.tenant_id = :tenantId AND r.id = :runId', { tenantId, runId }).setLock('pessimistic_write').getOne();
-  }
-
-  findInTenant(tx: EntityManager, tenantId: string, runId: string): Promise<RunEntity | null> {
-    return tx.createQueryBuilder(RunEntity, 'r').where('r.tenant_id = :tenantId AND r.id = :runId', { tenantId, runId }).getOne();
   }
 
   /**
    * Serialises every change to one session's slot and queue until the transaction ends (a
-   * transaction-scoped advisory lock, taken before any run row lock so lock order is always the same).
+   * transaction-scoped advisory lock, taken before any run row lock: see lockForChange).
    */
   async lockSessionQueue(tx: EntityManager, tenantId: string, sessionId: string): Promise<void> {
     await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('runyard.runs.session.' || $1 || '.' || $2, 0))`, [tenantId, sessionId]);

@@ -19,16 +19,23 @@ import {
   type SessionView,
 } from '@runyard/contracts';
 import { BUS, newEvent, TransactionalOutbox, type Bus, type OutboxEvents } from '@runyard/messaging';
-import { decodeCursor, encodeCursor, parseTimestamp, rowsToFetch, toPage, toPlainJson } from '@runyard/persistence';
+import { decodeIdCursor, encodeIdCursor, parseTimestamp, rowsToFetch, toPage, toPlainJson } from '@runyard/persistence';
 import type { EntityManager } from 'typeorm';
-import { validate as isUuid, v7 as uuidv7 } from 'uuid';
+import { v7 as uuidv7 } from 'uuid';
+import { createFingerprint } from './create-fingerprint.js';
 import { resolveRoute } from './route.js';
 import { runNotFound } from './run-errors.js';
 import type { RunEntity, StoredInputItem, StoredReplyTarget } from './run.entity.js';
 import { runEventScope, toRunView } from './run.mapper.js';
 import { RunLifecycle } from './run-lifecycle.js';
 import { RUNS_SETTINGS, type RunsSettings } from './runs-settings.js';
-import { IdempotencyKeyTaken, RunsRepository, type RunListFilters } from './runs.repository.js';
+import { IdempotencyKeyTaken, RunsRepository, type KeyedRun, type RunListFilters } from './runs.repository.js';
+
+/** The caller's idempotency key and the fingerprint of the body it came with. */
+interface Idempotency {
+  key: string;
+  fingerprint: string;
+}
 
 /** What principals do with runs: create, read, list and cancel, each within the caller's scope. */
 @Injectable()
@@ -50,13 +57,15 @@ export class RunsService {
    * With an idempotency key this principal already used in the tenant, the run it created is
    * returned as it is now and nothing else happens (no busy policy, no event) — also for a duplicate
    * racing the original: the session queue lock or the parent's row lock orders the two, and where
-   * neither applies the unique index does.
+   * neither applies the unique index does. That is for the same body (by fingerprint: canonical JSON,
+   * so member order does not matter); the key with another body is IDEMPOTENCY_KEY_REUSED.
    */
   async create(scope: CallerScope, body: CreateRunBody, idempotencyKey?: string): Promise<RunView> {
-    if (idempotencyKey !== undefined) {
+    const idempotency: Idempotency | null = idempotencyKey === undefined ? null : { key: idempotencyKey, fingerprint: createFingerprint(body) };
+    if (idempotency !== null) {
       // A retry is answered before anything the original needed is checked again (its session may be archived by now).
-      const earlier = await this.runs.findByIdempotencyKey(scope.tenant_id, ownerFilter(scope), scope.principal_id, idempotencyKey);
-      if (earlier !== null) return this.currentView(earlier);
+      const earlier = await this.runs.findByIdempotencyKey(scope.tenant_id, ownerFilter(scope), scope.principal_id, idempotency.key);
+      if (earlier !== null) return this.retried(earlier, idempotency);
     }
     const parent = body.parent_run_id === undefined ? null : await this.visibleParent(scope, body.parent_run_id, body.session_id);
     const sessionId = parent === null ? (body.session_id ?? null) : parent.sessionId;
@@ -65,16 +74,16 @@ export class RunsService {
     if (session !== null && session.status === 'archived') {
       throw new DomainError(ErrorCode.SESSION_ARCHIVED, `session ${session.id} is archived`);
     }
-    const run = this.newRun(scope, body, parent, session, idempotencyKey);
+    const run = this.newRun(scope, body, parent, session, idempotency);
 
     try {
       return await this.outbox.run(async (tx, events) => {
         if (parent !== null) await this.assertParentOpen(tx, parent);
         else if (run.sessionId !== null) await this.runs.lockSessionQueue(tx, run.tenantId, run.sessionId);
-        if (idempotencyKey !== undefined) {
+        if (idempotency !== null) {
           // Looked up again under the lock: a duplicate that passed the first lookup finds the original here.
-          const earlier = await this.runs.findByIdempotencyKey(scope.tenant_id, ownerFilter(scope), scope.principal_id, idempotencyKey, tx);
-          if (earlier !== null) return this.currentView(earlier, tx);
+          const earlier = await this.runs.findByIdempotencyKey(scope.tenant_id, ownerFilter(scope), scope.principal_id, idempotency.key, tx);
+          if (earlier !== null) return this.retried(earlier, idempotency, tx);
         }
         if (parent === null && run.sessionId !== null) await this.takeSlotOrQueue(tx, events, scope, run, body);
         await this.runs.insertRun(tx, run);
@@ -84,11 +93,11 @@ export class RunsService {
         return view;
       });
     } catch (error) {
-      if (!(error instanceof IdempotencyKeyTaken) || idempotencyKey === undefined) throw error;
+      if (!(error instanceof IdempotencyKeyTaken) || idempotency === null) throw error;
       // A duplicate with nothing to serialise on committed first (its transaction is over): answer with its run.
-      const winner = await this.runs.findByIdempotencyKey(scope.tenant_id, ownerFilter(scope), scope.principal_id, idempotencyKey);
-      if (winner === null) throw new DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This Idempotency-Key was already used for another run');
-      return this.currentView(winner);
+      const winner = await this.runs.findByIdempotencyKey(scope.tenant_id, ownerFilter(scope), scope.principal_id, idempotency.key);
+      if (winner === null) throw keyReused();
+      return this.retried(winner, idempotency);
     }
   }
 
@@ -110,10 +119,10 @@ export class RunsService {
       createdAfter: query.created_after === undefined ? undefined : parseTimestamp('created_after', query.created_after),
       createdBefore: query.created_before === undefined ? undefined : parseTimestamp('created_before', query.created_before),
     };
-    const beforeId = query.cursor === undefined ? undefined : decodeRunCursor(query.cursor);
+    const beforeId = query.cursor === undefined ? undefined : decodeIdCursor(query.cursor);
     const rows = await this.runs.listVisible(scope.tenant_id, ownerFilter(scope), filters, { beforeId, take: rowsToFetch(query.limit) });
     const positions = await this.runs.queuePositions(scope.tenant_id, rows);
-    return toPage(rows, query.limit, (run) => toRunView(run, positions.get(run.id) ?? null), (run) => encodeCursor({ id: run.id }));
+    return toPage(rows, query.limit, (run) => toRunView(run, positions.get(run.id) ?? null), (run) => encodeIdCursor(run.id));
   }
 
   /**
@@ -122,14 +131,17 @@ export class RunsService {
    */
   cancel(scope: CallerScope, runId: string, body: CancelRunBody): Promise<RunView> {
     return this.outbox.run(async (tx, events) => {
-      const seen = await this.runs.findVisible(scope.tenant_id, ownerFilter(scope), runId, tx);
-      if (seen === null) throw runNotFound(runId);
-      if (seen.parentRunId === null && seen.sessionId !== null) await this.runs.lockSessionQueue(tx, seen.tenantId, seen.sessionId);
-      const run = await this.runs.lockVisible(tx, scope.tenant_id, ownerFilter(scope), runId);
+      const run = await this.runs.lockForChange(tx, scope.tenant_id, runId, ownerFilter(scope));
       if (run === null) throw runNotFound(runId);
       await this.lifecycle.cancel(tx, events, run, { principalId: scope.principal_id, reason: body.reason ?? null });
       return toRunView(run);
     });
+  }
+
+  /** The run an earlier create with this key made, as it is now: for the same body only. */
+  private retried(earlier: KeyedRun, idempotency: Idempotency, manager?: EntityManager): Promise<RunView> {
+    if (earlier.fingerprint !== idempotency.fingerprint) throw keyReused();
+    return this.currentView(earlier.run, manager);
   }
 
   /** The run as it is now, with its queue position. */
@@ -150,7 +162,7 @@ export class RunsService {
 
   /** A sub-run may start only under a parent that is still going (not ended, not being cancelled). */
   private async assertParentOpen(tx: EntityManager, parent: RunEntity): Promise<void> {
-    const locked = await this.runs.lockInTenant(tx, parent.tenantId, parent.id);
+    const locked = await this.runs.lockRow(tx, parent.tenantId, parent.id);
     if (locked === null) throw runNotFound(parent.id);
     if (TERMINAL_RUN_STATUSES.has(locked.status)) throw new DomainError(ErrorCode.RUN_TERMINAL, `parent run ${parent.id} is ${locked.status}`);
     if (locked.status === 'cancelling') throw new DomainError(ErrorCode.CONFLICT, `parent run ${parent.id} is being cancelled`);
@@ -183,7 +195,7 @@ export class RunsService {
     }
   }
 
-  private newRun(scope: CallerScope, body: CreateRunBody, parent: RunEntity | null, session: SessionView | null, idempotencyKey: string | undefined): RunEntity {
+  private newRun(scope: CallerScope, body: CreateRunBody, parent: RunEntity | null, session: SessionView | null, idempotency: Idempotency | null): RunEntity {
     const now = new Date();
     const { route, routeSource } = resolveRoute(body.route, session?.route_policy ?? null, this.settings.defaultExecutor);
     return {
@@ -199,7 +211,8 @@ export class RunsService {
       source: body.source ?? 'api',
       status: 'pending',
       jumpsQueue: false,
-      idempotencyKey: idempotencyKey ?? null,
+      idempotencyKey: idempotency?.key ?? null,
+      idempotencyFingerprint: idempotency?.fingerprint ?? null,
       input: body.input ?? null,
       inputItems: body.input_items === undefined ? null : body.input_items.map(toStoredInputItem),
       route,
@@ -244,8 +257,7 @@ function toStoredReplyTarget(target: ReplyTarget): StoredReplyTarget {
   return stored;
 }
 
-function decodeRunCursor(cursor: string): string {
-  const { id } = decodeCursor<{ id: string }>(cursor, { id: 'string' });
-  if (!isUuid(id)) throw new DomainError(ErrorCode.INVALID_CURSOR, 'cursor is not one this API returned');
-  return id;
+/** The key was used with another body, or by a run the caller can no longer see. */
+function keyReused(): DomainError {
+  return new DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used for another request');
 }

@@ -19,7 +19,7 @@ import {
 } from '@runyard/contracts';
 import { CommandHandler } from '@runyard/messaging';
 import { PlanStepsService } from '../plan-steps/plan-steps.service.js';
-import { RunEventsService } from '../run-events/run-events.service.js';
+import { RunReportsService } from '../run-events/run-reports.service.js';
 import { WaitsService } from '../waits/waits.service.js';
 import type { HeldLease } from './lease-guard.js';
 import { LeasesService } from './leases.service.js';
@@ -38,7 +38,7 @@ export class WorkersHandler {
     private readonly leases: LeasesService,
     private readonly steps: PlanStepsService,
     private readonly waits: WaitsService,
-    private readonly runEvents: RunEventsService,
+    private readonly reports: RunReportsService,
   ) {}
 
   @CommandHandler(ClaimRun)
@@ -84,11 +84,11 @@ export class WorkersHandler {
 
   @CommandHandler(ReportProgress)
   reportProgress(payload: PayloadOf<typeof ReportProgress>): Promise<null> {
-    return this.runEvents.reportProgress(heldLease(payload), { message: payload.message, data: payload.data });
+    return this.reports.reportProgress(heldLease(payload), { message: payload.message, data: payload.data });
   }
 
   @CommandHandler(PostRunMessage)
   postMessage(payload: PayloadOf<typeof PostRunMessage>): Promise<null> {
-    return this.runEvents.postMessage(heldLease(payload), { key: payload.key, content: payload.content, metadata: payload.metadata });
+    return this.reports.postMessage(heldLease(payload), { key: payload.key, content: payload.content, metadata: payload.metadata });
   }
 }

@@ -21,6 +21,19 @@ export class WaitsRepository {
       .getOne();
   }
 
+  /** The wait of that run as it is now, nothing locked (an answer validates against its schema before locking anything). */
+  findInRun(tenantId: string, runId: string, waitId: string): Promise<WaitEntity | null> {
+    return this.dataSource.manager
+      .createQueryBuilder(WaitEntity, 'w')
+      .where('w.tenant_id = :tenantId AND w.run_id = :runId AND w.id = :waitId', { tenantId, runId, waitId })
+      .getOne();
+  }
+
+  /** How many waits the run has opened, whatever became of them. Call with the run's row locked. */
+  countInRun(tx: EntityManager, tenantId: string, runId: string): Promise<number> {
+    return tx.createQueryBuilder(WaitEntity, 'w').where('w.tenant_id = :tenantId AND w.run_id = :runId', { tenantId, runId }).getCount();
+  }
+
   /** The wait of that run, row held until the transaction ends. */
   lockInRun(tx: EntityManager, tenantId: string, runId: string, waitId: string): Promise<WaitEntity | null> {
     return tx

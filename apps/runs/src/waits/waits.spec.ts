@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   AnswerWait,
   CancelRun,
+  CLAIMED_RUN_MAX_BYTES,
   ClaimRun,
   CompleteRun,
   CreateSession,
@@ -10,8 +11,10 @@ import {
   RenewLease,
   RequestWait,
   RunStatusChanged,
+  UpsertPlanStep,
   WaitClosed,
   WaitOpened,
+  WAITS_PER_RUN_MAX,
   type CallerScope,
   type ClaimedRun,
   type PayloadOf,
@@ -22,6 +25,7 @@ import type { InProcessBus } from '@runyard/messaging';
 import { expectEventually } from '@runyard/testing';
 import { executorCalls, lease, outcome, type LeaseFields } from '../executor-calls.fixture.js';
 import { failure, newTenant, startRunsFixture, uniqueExecutor, type RunsFixture } from '../runs.fixture.js';
+import { ANSWER_SCHEMA_MAX_DEPTH } from './answer-schema.js';
 
 // Approvals and input requests: the executor opens one and its run suspends; a principal answers it
 // and the same run resumes with the answer; unanswered it times out; a cancel closes it. Every test
@@ -86,10 +90,11 @@ describe('approvals', () => {
     const answered = await answer(admin, opened.wait, { decision: 'approved', reason: 'looks fine' });
     expect(answered.wait).toMatchObject({ id: opened.wait.id, status: 'answered', answer: { decision: 'approved', reason: 'looks fine', input: null }, answered_by: admin.principal_id });
     expect(answered.wait.answered_at).not.toBeNull();
-    expect(answered.run).toMatchObject({ id: run.id, status: 'pending', attempt: 1 });
+    // The claim that ended in the wait is given back: resuming uses up no attempt.
+    expect(answered.run).toMatchObject({ id: run.id, status: 'pending', attempt: 0 });
 
     const resumed = await calls.claimOne(executor);
-    expect(resumed.run).toMatchObject({ id: run.id, status: 'running', attempt: 2 });
+    expect(resumed.run).toMatchObject({ id: run.id, status: 'running', attempt: 1 });
     expect(resumed.lease_token).toBe(claimed.lease_token + 1);
     expect(resumed.waits).toEqual([answered.wait]);
     // The re-run executor asks again with the same key: it gets the answer and goes on.
@@ -124,7 +129,7 @@ describe('approvals', () => {
 describe('input requests', () => {
   const schema = { type: 'object', required: ['branch'], properties: { branch: { type: 'string', minLength: 1 }, force: { type: 'boolean' } }, additionalProperties: false };
 
-  it('takes a response that satisfies the schema, refuses one that does not with the problems listed, and changes nothing then', async () => {
+  it('takes a response that satisfies the schema, refuses one that does not with the first problem found, and changes nothing then', async () => {
     const { admin } = newTenant();
     const { executor, run, claimed } = await runningRun(admin);
     const { wait, suspended } = await requestWait(claimed, { key: 'which-branch', kind: 'input', prompt: 'Which branch?', schema });
@@ -135,12 +140,10 @@ describe('input requests', () => {
     const before = await stored(run.id);
     const invalid = await failure(answer(admin, wait, { decision: 'responded', input: { force: 'yes', extra: 1 } }));
     expect(invalid.code).toBe(ErrorCode.VALIDATION_FAILED);
-    expect(invalid.details?.errors).toEqual(
-      expect.arrayContaining([
-        { field: 'input', message: expect.stringContaining('branch') },
-        { field: 'input.force', message: expect.stringContaining('boolean') },
-      ]),
-    );
+    // Validation stops at the first problem (bounded work on a schema the executor chose).
+    expect(invalid.details?.errors).toEqual([{ field: 'input', message: expect.stringContaining('branch') }]);
+    const nested = await failure(answer(admin, wait, { decision: 'responded', input: { branch: 'main', force: 'yes' } }));
+    expect(nested.details?.errors).toEqual([{ field: 'input.force', message: expect.stringContaining('boolean') }]);
     expect(await stored(run.id)).toEqual(before);
 
     const answered = await answer(admin, wait, { decision: 'responded', input: { branch: 'main' } });
@@ -167,13 +170,18 @@ describe('input requests', () => {
     expect((await answer(admin, question, { decision: 'responded', input: { name: 'x' } })).wait.status).toBe('answered');
   });
 
-  it('refuses a schema on an approval and a schema Ajv cannot use, opening nothing', async () => {
+  it('refuses a schema on an approval, a schema Ajv cannot use and one nested too deep, opening nothing', async () => {
     const { admin } = newTenant();
     const { run, claimed } = await runningRun(admin);
     const before = await stored(run.id);
     expect(await outcome(requestWait(claimed, { key: 'a', kind: 'approval', prompt: 'OK?', schema }))).toBe(ErrorCode.VALIDATION_FAILED);
     expect(await outcome(requestWait(claimed, { key: 'b', kind: 'input', prompt: 'What?', schema: { type: 'no-such-type' } }))).toBe(ErrorCode.VALIDATION_FAILED);
     expect(await outcome(requestWait(claimed, { key: 'c', kind: 'input', prompt: 'What?', schema: { $ref: 'https://example.com/schema.json' } }))).toBe(ErrorCode.VALIDATION_FAILED);
+    // A valid schema, small but deep (each level two objects deep): refused before Ajv compiles it.
+    let deep: Record<string, unknown> = { type: 'string' };
+    for (let i = 0; i < ANSWER_SCHEMA_MAX_DEPTH / 2; i++) deep = { type: 'object', properties: { a: deep } };
+    const tooDeep = await failure(requestWait(claimed, { key: 'd', kind: 'input', prompt: 'What?', schema: deep }));
+    expect(tooDeep).toMatchObject({ code: ErrorCode.VALIDATION_FAILED, message: expect.stringContaining(`deeper than ${ANSWER_SCHEMA_MAX_DEPTH}`) });
     expect(await stored(run.id)).toEqual(before);
     expect(await calls.get(admin, run.id)).toMatchObject({ status: 'running' });
   });
@@ -281,3 +289,117 @@ describe('who may see and answer waits', () => {
     expect(second).toEqual({ data: waits.slice(2), next_cursor: null });
   });
 });
+
+describe('asking again', () => {
+  it('refuses a request with a key the run has for the other kind of wait with CONFLICT, changing nothing', async () => {
+    const { admin } = newTenant();
+    const { executor, run, claimed } = await runningRun(admin);
+    const { wait } = await requestWait(claimed, { key: 'k', kind: 'approval', prompt: 'OK?' });
+    const answered = await answer(admin, wait, { decision: 'approved' });
+    const resumed = await calls.claimOne(executor);
+    const before = await stored(run.id);
+    expect(await outcome(requestWait(resumed, { key: 'k', kind: 'input', prompt: 'Name?' }))).toBe(ErrorCode.CONFLICT);
+    expect(await stored(run.id)).toEqual(before);
+    expect(await requestWait(resumed, { key: 'k', kind: 'approval', prompt: 'OK?' })).toEqual({ wait: answered.wait, suspended: false });
+  });
+
+  it(`opens at most ${WAITS_PER_RUN_MAX} waits per run: a new key past that is VALIDATION_FAILED, a known one still answers`, async () => {
+    const { admin } = newTenant();
+    const { executor, run, claimed } = await runningRun(admin);
+    let current = claimed;
+    for (let i = 0; i < WAITS_PER_RUN_MAX; i++) {
+      const { wait } = await requestWait(current, { key: `w${i}`, kind: 'approval', prompt: `#${i}` });
+      await answer(admin, wait, { decision: 'approved' });
+      current = await calls.claimOne(executor);
+    }
+    expect(current.waits).toHaveLength(WAITS_PER_RUN_MAX);
+    const before = await stored(run.id);
+    const refused = await failure(requestWait(current, { key: 'one-too-many', kind: 'approval', prompt: 'And this?' }));
+    expect(refused).toMatchObject({ code: ErrorCode.VALIDATION_FAILED, details: { errors: [{ field: 'key', message: expect.any(String) }] } });
+    expect(await stored(run.id)).toEqual(before);
+    expect((await requestWait(current, { key: 'w0', kind: 'approval', prompt: '#0' })).suspended).toBe(false);
+  });
+});
+
+describe('a resumed run', () => {
+  it('keeps its retries: a run answered twice whose worker then dies is retried with max_attempts 2, not failed as crashed', async () => {
+    const { admin } = newTenant();
+    const { executor, run, claimed } = await runningRun(admin, { max_attempts: 2 });
+    const first = await requestWait(claimed, { key: 'first', kind: 'approval', prompt: 'OK?' });
+    await answer(admin, first.wait, { decision: 'approved' });
+    const second = await requestWait(await calls.claimOne(executor), { key: 'second', kind: 'approval', prompt: 'Still OK?' });
+    await answer(admin, second.wait, { decision: 'approved' });
+    // The third claim: its worker dies, and the lease lapses.
+    const third = await calls.claimOne(executor, 150);
+    expect(third.run).toMatchObject({ id: run.id, attempt: 1 });
+    await expectEventually(() => expect(calls.get(admin, run.id)).resolves.toMatchObject({ status: 'pending', attempt: 1 }), { timeoutMs: 5000 });
+    const retried = await calls.claimOne(executor);
+    expect(retried.run).toMatchObject({ id: run.id, attempt: 2 });
+    expect(await bus.request(CompleteRun, lease(retried))).toMatchObject({ status: 'completed' });
+  });
+
+  it('does not count the time it waited for an answer against its max duration: the deadline moves on by that time', async () => {
+    const { admin } = newTenant();
+    const { executor, run, claimed } = await runningRun(admin, { max_duration_seconds: 2 });
+    const deadline = await deadlineOf(run.id);
+    expect(deadline).toBe(Date.parse(claimed.run.started_at as string) + 2000);
+    const { wait } = await requestWait(claimed, { key: 'k', kind: 'approval', prompt: 'OK?' });
+    // A run with the same max duration, claimed later, timing out: the original deadline has passed.
+    const witness = await runningRun(admin, { max_duration_seconds: 2 });
+    await expectEventually(() => expect(calls.get(admin, witness.run.id)).resolves.toMatchObject({ status: 'failed', failure_class: 'timeout' }), { timeoutMs: 8000 });
+    expect(await calls.get(admin, run.id)).toMatchObject({ status: 'waiting_for_approval' });
+
+    const answered = await answer(admin, wait, { decision: 'approved' });
+    const moved = deadline + (Date.parse(answered.wait.answered_at as string) - Date.parse(wait.created_at));
+    expect(await deadlineOf(run.id)).toBe(moved);
+    const resumed = await calls.claimOne(executor);
+    // The claim keeps it (it does not start the clock again from started_at), and it is still ahead.
+    expect(await deadlineOf(run.id)).toBe(moved);
+    expect(moved).toBeGreaterThan(Date.now());
+    expect(await outcome(bus.request(RenewLease, { ...lease(resumed), lease_ttl_ms: 60_000 }))).toBe('ok');
+    expect(await bus.request(CompleteRun, lease(resumed))).toMatchObject({ status: 'completed' });
+  });
+});
+
+describe('the claim of a run with a lot to carry', () => {
+  it('fails a run whose claim would be larger than the bus carries, rather than hand it out, and hands out the next run', async () => {
+    const { admin } = newTenant();
+    const executor = uniqueExecutor();
+    const big = await calls.create(admin, { route: { executor }, input: 'é'.repeat(100_000) });
+    const next = await calls.create(admin, { route: { executor } });
+    let claimed = await calls.claimOne(executor);
+    expect(claimed.run.id).toBe(big.id);
+    // Evidence up to the run's budget, then input requests as large as they may be, each answered.
+    const evidence = Array.from({ length: 25 }, () => ({ kind: 'text', text: 'x'.repeat(10_000) }));
+    for (const key of ['one', 'two']) await bus.request(UpsertPlanStep, { ...lease(claimed), key, title: key, evidence });
+    const sizes: number[] = [];
+    for (let i = 0; claimed.run.id === big.id; i++) {
+      expect(i).toBeLessThan(5);
+      sizes.push(Buffer.byteLength(JSON.stringify(claimed), 'utf8'));
+      const { wait } = await requestWait(claimed, {
+        key: `w${i}`,
+        kind: 'input',
+        prompt: 'é'.repeat(4000),
+        details: { text: 'd'.repeat(16_000) },
+        schema: { type: 'object', description: 's'.repeat(16_000) },
+      });
+      await answer(admin, wait, { decision: 'responded', input: { text: 'a'.repeat(65_000) } });
+      claimed = await calls.claimOne(executor);
+    }
+    expect(claimed.run.id).toBe(next.id);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(CLAIMED_RUN_MAX_BYTES);
+    expect(await calls.get(admin, big.id)).toMatchObject({
+      status: 'failed',
+      failure_class: 'error',
+      failure_message: expect.stringContaining(`over the limit of ${CLAIMED_RUN_MAX_BYTES} bytes`),
+    });
+    expect(await bus.request(ClaimRun, { worker_id: 'worker-2', executors: [executor], lease_ttl_ms: 60_000 })).toBeNull();
+  });
+});
+
+/** The run's stored deadline, in ms. */
+async function deadlineOf(runId: string): Promise<number> {
+  const [row] = await fixture.dataSource.query<{ deadline_at: Date | null }[]>(`SELECT deadline_at FROM runs WHERE id = $1`, [runId]);
+  if (row?.deadline_at == null) throw new Error(`run ${runId} has no deadline`);
+  return new Date(row.deadline_at).getTime();
+}

@@ -100,6 +100,31 @@ export class SessionsRepository {
     return row === undefined ? null : { seq: Number(row.last_message_seq), ownerId: row.owner_id };
   }
 
+  /**
+   * Holds the session row, whatever its status and owner, until the transaction ends: for recording
+   * a message a run posted, which takes turns with other recordings and appends in the session. Null
+   * when the tenant has no such session.
+   */
+  async lockInAnyStatus(tx: EntityManager, tenantId: string, sessionId: string): Promise<{ ownerId: string } | null> {
+    const rows = await tx.query<{ owner_id: string }[]>(`SELECT owner_id FROM sessions WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, [tenantId, sessionId]);
+    const row = rows[0];
+    return row === undefined ? null : { ownerId: row.owner_id };
+  }
+
+  /** The next message seq of a session in any status (a run's message is recorded in an archived session too). Call with the session locked. */
+  async allocateMessageSeqInAnyStatus(tx: EntityManager, tenantId: string, sessionId: string): Promise<number> {
+    const result = await tx
+      .createQueryBuilder()
+      .update(SessionEntity)
+      .set({ lastMessageSeq: () => 'last_message_seq + 1' })
+      .where('tenant_id = :tenantId AND id = :sessionId', { tenantId, sessionId })
+      .returning(['lastMessageSeq'])
+      .execute();
+    const row = (result.raw as { last_message_seq: number }[])[0];
+    if (row === undefined) throw new Error(`session ${sessionId} vanished while locked`);
+    return Number(row.last_message_seq);
+  }
+
   private visible(manager: EntityManager, tenantId: string, ownerId: OwnerFilter): SelectQueryBuilder<SessionEntity> {
     const query = manager.createQueryBuilder(SessionEntity, 's').where('s.tenant_id = :tenantId', { tenantId });
     if (ownerId !== undefined) query.andWhere('s.owner_id = :ownerId', { ownerId });

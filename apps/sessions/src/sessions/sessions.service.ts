@@ -1,7 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import {
-  DomainError,
-  ErrorCode,
   ownerFilter,
   SessionArchived,
   SessionCreated,
@@ -16,8 +14,8 @@ import {
   type UpdateSessionBody,
 } from '@runyard/contracts';
 import { newEvent, TransactionalOutbox } from '@runyard/messaging';
-import { decodeCursor, encodeCursor, parseTimestamp, rowsToFetch, toPage, toPlainJson } from '@runyard/persistence';
-import { validate as isUuid, v7 as uuidv7 } from 'uuid';
+import { decodeIdCursor, encodeIdCursor, parseTimestamp, rowsToFetch, toPage, toPlainJson } from '@runyard/persistence';
+import { v7 as uuidv7 } from 'uuid';
 import { sessionArchived, sessionNotFound } from './session-errors.js';
 import type { SessionEntity, StoredReplyTarget, StoredRoutePolicy } from './session.entity.js';
 import { sessionEventScope, toSessionView } from './session.mapper.js';
@@ -78,9 +76,9 @@ export class SessionsService {
       createdAfter: query.created_after === undefined ? undefined : parseTimestamp('created_after', query.created_after),
       createdBefore: query.created_before === undefined ? undefined : parseTimestamp('created_before', query.created_before),
     };
-    const beforeId = query.cursor === undefined ? undefined : decodeSessionCursor(query.cursor);
+    const beforeId = query.cursor === undefined ? undefined : decodeIdCursor(query.cursor);
     const rows = await this.sessions.listVisible(scope.tenant_id, ownerFilter(scope), filters, { beforeId, take: rowsToFetch(query.limit) });
-    return toPage(rows, query.limit, toSessionView, (session) => encodeCursor({ id: session.id }));
+    return toPage(rows, query.limit, toSessionView, (session) => encodeIdCursor(session.id));
   }
 
   /** PATCH semantics: each field given replaces the stored one; a body without fields changes nothing. */
@@ -135,10 +133,4 @@ function toStoredReplyTarget(target: ReplyTarget): StoredReplyTarget {
   const stored: StoredReplyTarget = { channel: target.channel, address: target.address };
   if (target.metadata !== undefined) stored.metadata = toPlainJson(target.metadata);
   return stored;
-}
-
-function decodeSessionCursor(cursor: string): string {
-  const { id } = decodeCursor<{ id: string }>(cursor, { id: 'string' });
-  if (!isUuid(id)) throw new DomainError(ErrorCode.INVALID_CURSOR, 'cursor is not one this API returned');
-  return id;
 }

@@ -5,7 +5,8 @@ import { toPlainJson } from '@runyard/persistence';
 import { v7 as uuidv7 } from 'uuid';
 import type { ChatMessageEntity } from '../messages/chat-message.entity.js';
 import { toChatMessageView } from '../messages/chat-message.mapper.js';
-import { TurnMessagesRepository } from './turn-messages.repository.js';
+import { MessagesRepository } from '../messages/messages.repository.js';
+import { SessionsRepository } from '../sessions/sessions.repository.js';
 
 /** An assistant message a run posted, as its event carries it (validated). */
 export interface PostedRunMessage {
@@ -36,7 +37,8 @@ class AlreadyRecorded extends Error {}
 @Injectable()
 export class RunMessagesService {
   constructor(
-    private readonly messages: TurnMessagesRepository,
+    private readonly sessions: SessionsRepository,
+    private readonly messages: MessagesRepository,
     private readonly outbox: TransactionalOutbox,
   ) {}
 
@@ -44,14 +46,14 @@ export class RunMessagesService {
     try {
       return await this.outbox.run(async (tx, events): Promise<RecordOutcome> => {
         // The session row lock orders this against other recordings and appends in the session.
-        const session = await this.messages.lockSession(tx, posted.tenantId, posted.sessionId);
+        const session = await this.sessions.lockInAnyStatus(tx, posted.tenantId, posted.sessionId);
         if (session === null) return { outcome: 'no_session' };
         if (await this.messages.hasRunMessage(tx, posted.tenantId, posted.runId, posted.key)) return { outcome: 'duplicate' };
         const message: ChatMessageEntity & { runId: string } = {
           id: uuidv7(),
           sessionId: posted.sessionId,
           tenantId: posted.tenantId,
-          seq: await this.messages.allocateSeq(tx, posted.tenantId, posted.sessionId),
+          seq: await this.sessions.allocateMessageSeqInAnyStatus(tx, posted.tenantId, posted.sessionId),
           role: 'assistant',
           content: posted.content,
           inputItems: [{ type: 'text', text: posted.content }],

@@ -4,7 +4,6 @@ import {
   DomainError,
   ErrorCode,
   ListRuns,
-  MessageAppended,
   ownerFilter,
   type CallerScope,
   type ChatMessageView,
@@ -12,15 +11,11 @@ import {
   type CreateTurnBody,
   type TurnView,
 } from '@runyard/contracts';
-import { BUS, newEvent, TransactionalOutbox, type Bus } from '@runyard/messaging';
-import { toPlainJson } from '@runyard/persistence';
-import { v7 as uuidv7 } from 'uuid';
-import type { ChatMessageEntity } from '../messages/chat-message.entity.js';
-import { toChatMessageView } from '../messages/chat-message.mapper.js';
+import { BUS, type Bus } from '@runyard/messaging';
+import { MessageAppender } from '../messages/message-appender.service.js';
 import { normaliseMessageContent } from '../messages/message-content.js';
-import { sessionArchived, sessionNotFound } from '../sessions/session-errors.js';
+import { sessionNotFound } from '../sessions/session-errors.js';
 import { SessionsRepository } from '../sessions/sessions.repository.js';
-import { TurnKeyTaken, TurnMessagesRepository } from './turn-messages.repository.js';
 
 /** Statuses in which a top-level run holds its session's slot (as the runs service defines them). */
 const ACTIVE_STATUSES = 'pending,running,waiting_for_approval,waiting_for_input,cancelling';
@@ -42,8 +37,7 @@ export function turnRunKey(messageId: string): string {
 export class TurnsService {
   constructor(
     private readonly sessions: SessionsRepository,
-    private readonly messages: TurnMessagesRepository,
-    private readonly outbox: TransactionalOutbox,
+    private readonly appender: MessageAppender,
     @Inject(BUS) private readonly bus: Bus,
   ) {}
 
@@ -59,19 +53,15 @@ export class TurnsService {
     const session = await this.sessions.findVisible(scope.tenant_id, ownerFilter(scope), sessionId);
     if (session === null) throw sessionNotFound(sessionId);
 
-    let message = idempotencyKey === undefined ? null : await this.appendedEarlier(scope, sessionId, idempotencyKey);
+    let message = idempotencyKey === undefined ? null : await this.appender.findAppended(scope, sessionId, idempotencyKey);
     if (message === null) {
       if (body.busy_policy === 'reject') await this.refuseIfBusy(scope, sessionId);
-      message = await this.appendUserMessage(scope, sessionId, body, content, idempotencyKey ?? null);
+      // A concurrent duplicate of this turn that commits first makes this its message.
+      message = await this.appender.append(scope, sessionId, { role: 'user', content, metadata: body.metadata }, idempotencyKey);
     }
     // The message has committed: only now is another service asked (see the class comment).
     const run = await this.bus.request(CreateRun, { scope, body: runBody(message, body), idempotency_key: turnRunKey(message.id) });
     return { message, run };
-  }
-
-  private async appendedEarlier(scope: CallerScope, sessionId: string, idempotencyKey: string): Promise<ChatMessageView | null> {
-    const message = await this.messages.findByIdempotencyKey(scope.tenant_id, sessionId, scope.principal_id, idempotencyKey);
-    return message === null ? null : toChatMessageView(message);
   }
 
   private async refuseIfBusy(scope: CallerScope, sessionId: string): Promise<void> {
@@ -79,47 +69,6 @@ export class TurnsService {
     // Sub-runs do not hold the slot; only a top-level run makes the session busy.
     const holder = active.data.find((run) => run.parent_run_id === null);
     if (holder !== undefined) throw new DomainError(ErrorCode.SESSION_BUSY, `session ${sessionId} has an active run (${holder.id})`);
-  }
-
-  private async appendUserMessage(
-    scope: CallerScope,
-    sessionId: string,
-    body: CreateTurnBody,
-    content: ReturnType<typeof normaliseMessageContent>,
-    idempotencyKey: string | null,
-  ): Promise<ChatMessageView> {
-    try {
-      return await this.outbox.run(async (tx, events) => {
-        // Holds the session row to commit: appends to one session take turns, so seqs have no gaps.
-        const allocated = await this.sessions.allocateMessageSeq(tx, scope.tenant_id, ownerFilter(scope), sessionId);
-        if (allocated === null) {
-          const session = await this.sessions.findVisible(scope.tenant_id, ownerFilter(scope), sessionId, tx);
-          throw session === null ? sessionNotFound(sessionId) : sessionArchived(sessionId);
-        }
-        const message: ChatMessageEntity = {
-          id: uuidv7(),
-          sessionId,
-          tenantId: scope.tenant_id,
-          seq: allocated.seq,
-          role: 'user',
-          content: content.content,
-          inputItems: content.inputItems,
-          metadata: body.metadata === undefined ? {} : toPlainJson(body.metadata),
-          authorId: scope.principal_id,
-          createdAt: new Date(),
-        };
-        await this.messages.insertUserMessage(tx, message, idempotencyKey);
-        const view = toChatMessageView(message);
-        events.add(newEvent(MessageAppended, { tenant_id: scope.tenant_id, owner_id: allocated.ownerId, session_id: sessionId }, view));
-        return view;
-      });
-    } catch (error) {
-      if (!(error instanceof TurnKeyTaken) || idempotencyKey === null) throw error;
-      // A concurrent duplicate of this turn committed first (this transaction is over): continue with its message.
-      const winner = await this.appendedEarlier(scope, sessionId, idempotencyKey);
-      if (winner === null) throw error;
-      return winner;
-    }
   }
 }
 

@@ -26,6 +26,9 @@ abstract class RunScoped extends Scoped {
   run_id!: string;
 }
 
+/** The namespaces of run idempotency keys (see CreateRunPayload.idempotency_key). */
+const IDEMPOTENCY_KEY = /^(api|turn):[\x20-\x7e]{1,255}$/;
+
 export class CreateRunPayload extends Scoped {
   @IsDefined()
   @ValidateNested()
@@ -33,12 +36,15 @@ export class CreateRunPayload extends Scoped {
   body!: CreateRunBody;
 
   /**
-   * The caller's Idempotency-Key (printable ASCII): a create with a key this principal already used
-   * in the tenant returns that run as it is now, whatever the body, and creates nothing.
+   * An idempotency key, in a namespace of its sender's so keys of different origins never collide:
+   * `api:<Idempotency-Key>` from the gateway (a client's header, printable ASCII), `turn:<message id>`
+   * from the sessions service (the run of a turn). A create with a key this principal already used in
+   * the tenant returns that run as it is now and creates nothing — with the same body; another body
+   * with the key is refused with idempotency_key_reused.
    */
   @IsOptionalNotNull()
   @IsString()
-  @Matches(/^[\x20-\x7e]{1,255}$/)
+  @Matches(IDEMPOTENCY_KEY, { message: 'idempotency_key must be `api:` or `turn:` followed by 1 to 255 printable ASCII characters' })
   idempotency_key?: string;
 }
 export const CreateRun = defineCommand<RunView>()('runs.cmd.run.create.v1', CreateRunPayload);
@@ -86,7 +92,7 @@ export const ListRunEvents = defineCommand<Page<EventEnvelope>>()('runs.cmd.run.
  * (pending again, with the answer). RUN_TERMINAL on an ended run; CONFLICT on a wait that is not open
  * or an answer of the wrong kind (approve/deny an input request, respond to an approval);
  * VALIDATION_FAILED when `input` is missing for `responded`, given otherwise, or does not satisfy the
- * wait's schema (the problems listed as field errors under `input`).
+ * wait's schema (the first problem found, as a field error under `input`).
  */
 export class AnswerWaitPayload extends RunScoped {
   @IsUUID()
@@ -194,6 +200,9 @@ export const FinishCancel = defineCommand<RunView>()('runs.cmd.run.finish_cancel
 /**
  * Adds the step with `key` (title required then) or updates it: title and status replace, evidence is
  * appended. Position is the order in which keys were first seen.
+ *
+ * The lease fields repeat LeaseHeld's: a class extends one class, and this one extends PlanStepFields
+ * (the step's validated fields, shared with the executor-facing types).
  */
 export class UpsertPlanStepPayload extends PlanStepFields {
   @IsUUID()
@@ -212,8 +221,9 @@ export const UpsertPlanStep = defineCommand<PlanStepView>()('runs.cmd.plan_step.
  * Asks a principal for an approval or an input. A new key opens the wait and suspends the run
  * (waiting_for_approval / waiting_for_input; the lease ends, the worker's slot is free). A key the run
  * already has returns that wait unchanged and suspends nothing: answered, the executor continues with
- * the answer. Only an input request takes a `schema`, and it must be a JSON Schema (draft-07) that
- * compiles without fetching anything; otherwise VALIDATION_FAILED.
+ * the answer; CONFLICT when that wait is of the other kind. Only an input request takes a `schema`,
+ * and it must be a JSON Schema (draft-07) that compiles without fetching anything; otherwise
+ * VALIDATION_FAILED, as for a new key past WAITS_PER_RUN_MAX.
  */
 export class RequestWaitPayload extends LeaseHeld {
   @IsString()

@@ -147,7 +147,12 @@ export class CreateRunBody {
   @Max(30 * 24 * 3600)
   ttl_seconds?: number;
 
-  @ApiPropertyOptional({ minimum: 1, description: 'Longest a run may run in total before it fails with `timeout`.' })
+  @ApiPropertyOptional({
+    minimum: 1,
+    description:
+      'Longest a run may run in total before it fails with `timeout`: running time, from its first claim; time waiting for an answer ' +
+      '(approval or input) does not count.',
+  })
   @IsOptionalNotNull()
   @IsInt()
   @Min(1)
@@ -222,7 +227,12 @@ export class RunView {
   @ApiProperty({ enum: ROUTE_SOURCES }) route_source!: RouteSource;
   @ApiProperty({ type: () => [ReplyTarget], description: 'The session’s reply targets when the run was created.' }) reply_targets!: ReplyTarget[];
   @ApiProperty({ type: 'object', additionalProperties: true }) metadata!: Record<string, unknown>;
-  @ApiProperty({ description: 'Claims so far (0 until a worker first claims it).' }) attempt!: number;
+  @ApiProperty({
+    description:
+      'Claims that count against max_attempts (0 until a worker first claims it): a claim its worker gave back (release) or that ' +
+      'ended in a wait which was answered does not count, so only lost leases use attempts up.',
+  })
+  attempt!: number;
   @ApiProperty() max_attempts!: number;
   @ApiProperty({ nullable: true, type: Number }) ttl_seconds!: number | null;
   @ApiProperty({ nullable: true, type: Number }) max_duration_seconds!: number | null;
@@ -241,9 +251,22 @@ export class RunView {
 }
 
 /**
+ * Most bytes a claim's reply (a ClaimedRun as JSON) may have: the bus's messages are limited (NATS: 1
+ * MiB by default), and the rest is headroom for the reply's envelope.
+ */
+export const CLAIMED_RUN_MAX_BYTES = 900 * 1024;
+
+/**
  * What a worker gets from a claim: the run, the lease it must present with every write, and what the
  * run already has — its plan steps and its waits (answered ones carry the answers a resumed run
  * continues with). An executor re-run after a resume or a retry finds its earlier work by key.
+ *
+ * Everything is handed over whole (steps with their evidence, waits with prompt, details, schema and
+ * answer), and what a run can accumulate is bounded (input, PLAN_STEPS_PER_RUN_MAX steps with a
+ * per-run evidence budget, WAITS_PER_RUN_MAX waits). Those bounds alone still allow a reply above
+ * CLAIMED_RUN_MAX_BYTES, so the claim measures it: a run whose claim would be larger is failed
+ * (failure_class `error`, the message says why) in place of being handed out, and the worker gets the
+ * next pending run instead — never a reply the bus cannot carry, after the run was already claimed.
  */
 export class ClaimedRun {
   @ApiProperty({ type: () => RunView }) run!: RunView;

@@ -16,6 +16,11 @@ export type WaitDecision = (typeof WAIT_DECISIONS)[number];
 
 export const WAIT_ANSWER_MAX_BYTES = 64 * 1024;
 export const WAIT_TIMEOUT_MAX_SECONDS = 30 * 24 * 3600;
+/**
+ * Most waits one run may open; RequestWait with a new key past it is refused with validation_failed.
+ * Every claim hands the run's waits to the worker in one reply (see ClaimedRun), so they are bounded.
+ */
+export const WAITS_PER_RUN_MAX = 20;
 
 export class WaitAnswer {
   @ApiProperty({ enum: WAIT_DECISIONS }) decision!: WaitDecision;

@@ -55,8 +55,23 @@ describe('parseScenario', () => {
     ['{"steps": [{"approval": "a", "prompt": "p", "on_deny": "ignore"}]}', /on_deny must be "fail" or "continue"/],
     ['{"steps": [{"input": "a", "prompt": "p", "timeout_seconds": 0}]}', /timeout_seconds must be a positive integer/],
     ['{"steps": [{"progress": "p", "data": "x"}]}', /data must be an object/],
+    ['{"steps": [{"delay_ms": 600001}]}', /steps\[0\]\.delay_ms must be an integer from 0 to 600000/],
   ])('refuses %s, saying why', (text, message) => {
     expect(() => parseScenario(text)).toThrow(message);
+  });
+
+  it('holds a worker slot for a bounded time: at most 100 items, whose delays add up to at most 10 minutes', () => {
+    const items = (count: number, item: object): string => JSON.stringify({ steps: Array.from({ length: count }, () => item) });
+    expect(parseScenario(items(100, { progress: 'tick' })).steps).toHaveLength(100);
+    expect(() => parseScenario(items(101, { progress: 'tick' }))).toThrow('script: "steps" may hold at most 100 items (this one holds 101)');
+
+    // Delays of steps count as well as plain delays; exactly 10 minutes is allowed.
+    expect(parseScenario(items(100, { delay_ms: 6000 })).steps).toHaveLength(100);
+    expect(parseScenario(JSON.stringify({ steps: [{ delay_ms: 300_000 }, { step: 'a', delay_ms: 300_000 }] })).steps).toHaveLength(2);
+    expect(() => parseScenario(JSON.stringify({ steps: [{ delay_ms: 300_000 }, { step: 'a', delay_ms: 300_001 }] }))).toThrow(
+      'script: the delays of a scenario must add up to at most 600000 ms (10 minutes); these add up to 600001 ms',
+    );
+    expect(() => parseScenario(items(25, { delay_ms: 24_001 }))).toThrow(/these add up to 600025 ms/);
   });
 });
 

@@ -28,7 +28,9 @@ import { inputText } from './echo.executor.js';
  *                                                 per key (default `message-<item index>`)
  *   { "fail": "boom" }                            fails the run with that message
  *
- * Anything else in the input fails the run with a message that says what is wrong.
+ * A scenario holds at most 100 items whose delays add up to at most 10 minutes: any member can route
+ * a run here, and a run holds a worker slot while it waits. Anything else in the input fails the run
+ * with a message that says what is wrong.
  */
 export const scriptExecutor: Executor = async (ctx) => {
   const scenario = parseScenario(inputText(ctx.run));
@@ -87,7 +89,9 @@ async function perform(ctx: ExecutorContext, item: ScriptItem, answers: Record<s
 // ---- reading a scenario ----
 
 const KEY = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
-const DELAY_MAX_MS = 24 * 3600 * 1000;
+/** Bounds of one scenario: any member may write one, and each pass of it holds a worker slot. */
+const ITEMS_MAX = 100;
+const DELAY_TOTAL_MAX_MS = 10 * 60 * 1000;
 const KINDS = ['step', 'progress', 'approval', 'input', 'message', 'fail'] as const;
 const FIELDS: Record<(typeof KINDS)[number] | 'delay', readonly string[]> = {
   step: ['step', 'title', 'delay_ms', 'evidence', 'status'],
@@ -119,7 +123,13 @@ export function parseScenario(text: string): Scenario {
   if (unknown.length > 0) throw new ScenarioError(`unknown field ${unknown.join(', ')}`);
   if (!Array.isArray(json.steps)) throw new ScenarioError('"steps" must be an array');
   if (json.output !== undefined && !isObject(json.output)) throw new ScenarioError('"output" must be an object');
-  return { steps: json.steps.map((item, index) => parseItem(item, index)), ...(json.output === undefined ? {} : { output: json.output }) };
+  if (json.steps.length > ITEMS_MAX) throw new ScenarioError(`"steps" may hold at most ${ITEMS_MAX} items (this one holds ${json.steps.length})`);
+  const steps = json.steps.map((item, index) => parseItem(item, index));
+  const delayTotal = steps.reduce((total, item) => total + ('delayMs' in item ? item.delayMs : 0), 0);
+  if (delayTotal > DELAY_TOTAL_MAX_MS) {
+    throw new ScenarioError(`the delays of a scenario must add up to at most ${DELAY_TOTAL_MAX_MS} ms (10 minutes); these add up to ${delayTotal} ms`);
+  }
+  return { steps, ...(json.output === undefined ? {} : { output: json.output }) };
 }
 
 function parseItem(item: unknown, index: number): ScriptItem {
@@ -203,8 +213,8 @@ class FieldReader {
   delay(required: boolean): number {
     const value = this.item.delay_ms;
     if (value === undefined && !required) return 0;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > DELAY_MAX_MS) {
-      throw new ScenarioError(`${this.at}.delay_ms must be an integer from 0 to ${DELAY_MAX_MS}`);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > DELAY_TOTAL_MAX_MS) {
+      throw new ScenarioError(`${this.at}.delay_ms must be an integer from 0 to ${DELAY_TOTAL_MAX_MS}`);
     }
     return value;
   }

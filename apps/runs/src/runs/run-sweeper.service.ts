@@ -19,17 +19,17 @@ export interface SweepResult {
 }
 
 /**
- * Recovers what nobody will finish: a run whose worker stopped renewing its lease goes back to
- * pending (attempts left) or fails as `crashed`, and a cancelling one is cancelled; queued or pending
- * runs past their TTL expire; running runs past their max duration fail as `timeout`, and cancelling
- * runs whose worker did not stop them within the grace period are cancelled; a suspended run whose
- * wait timed out expires, and the wait with it. Every change
- * goes through RunLifecycle, so the session's queue moves on in the same transaction. Every replica
+ * Ends or recovers what nobody else will, on a timer: a run whose worker stopped renewing its lease
+ * goes back to pending (attempts left) or fails as `crashed`, and a cancelling one is cancelled;
+ * queued or pending runs past their TTL expire; running runs past their max duration fail as
+ * `timeout`, and cancelling runs whose worker did not stop them within the grace period are
+ * cancelled; a suspended run whose wait timed out expires, and the wait with it. Every change goes
+ * through RunLifecycle, so the session's queue moves on in the same transaction. Every replica
  * sweeps; each run is re-checked under its row lock, so two sweepers never apply the same change.
  */
 @Injectable()
-export class LeaseSweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger(LeaseSweeper.name);
+export class RunSweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(RunSweeper.name);
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -72,7 +72,7 @@ export class LeaseSweeper implements OnApplicationBootstrap, BeforeApplicationSh
       this.running = this.sweep()
         .then(
           () => undefined,
-          (error: unknown) => this.logger.error(`Lease sweep failed: ${error instanceof Error ? error.message : String(error)}`),
+          (error: unknown) => this.logger.error(`Run sweep failed: ${error instanceof Error ? error.message : String(error)}`),
         )
         .finally(() => this.schedule());
     }, this.settings.leaseSweepIntervalMs);
@@ -84,10 +84,7 @@ export class LeaseSweeper implements OnApplicationBootstrap, BeforeApplicationSh
     for (const candidate of candidates) {
       try {
         const applied = await this.outbox.run(async (tx, events) => {
-          const seen = await this.runs.findInTenant(tx, candidate.tenantId, candidate.id);
-          if (seen === null) return false;
-          if (seen.parentRunId === null && seen.sessionId !== null) await this.runs.lockSessionQueue(tx, seen.tenantId, seen.sessionId);
-          const run = await this.runs.lockInTenant(tx, candidate.tenantId, candidate.id);
+          const run = await this.runs.lockForChange(tx, candidate.tenantId, candidate.id);
           const decision = run === null ? null : await decide(tx, run);
           // Settled meanwhile (renewed, claimed, finished): nothing to do.
           if (run === null || decision === null) return false;
