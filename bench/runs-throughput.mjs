@@ -478,6 +478,8 @@ try {
   console.log(`durable and published: runs without all 3 events seen ${runyard.burst.missingEvents}, unpublished outbox rows ${runyard.burst.unpublished}`);
   console.log(`CPU ms per run: ${cpuLine(runyard.burst.cpu)}`);
   console.log(`CPU ms per pg-boss job (work): ${cpuLine(boss.work.burst.cpu)}; (loop): ${cpuLine(boss.loop.burst.cpu)}`);
+  const disturbed = [runyard.burst.cpu, boss.loop.burst.cpu].some((cpu) => cpu.others > 1);
+  if (disturbed) console.log('WARNING: other processes used the CPU during a measured phase ("others" above); the figures are disturbed, run again on a quiet machine');
   console.log(`ratio Runyard / pg-boss work(): ${(runyard.burst.perSecond / boss.work.burst.perSecond).toFixed(2)}x (aim >= 1.0x)`);
   console.log(`ratio Runyard / pg-boss fetch/complete loops: ${(runyard.burst.perSecond / boss.loop.burst.perSecond).toFixed(2)}x`);
 

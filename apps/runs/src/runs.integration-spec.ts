@@ -1,12 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplicationContext } from '@nestjs/common';
 import {
+  AnswerWait,
   CancelRun,
   ClaimRun,
   CompleteRun,
   CreateRun,
   CreateSession,
+  ErrorCode,
   ListRuns,
+  RequestWait,
+  RunCreated,
   RunStatusChanged,
   type AnyCommand,
   type CallerScope,
@@ -180,6 +184,52 @@ describe('runs service, two replicas on PostgreSQL and NATS', () => {
     expect(byStatus('pending')).toEqual([queued[10].id]);
     expect(byStatus('queued')).toHaveLength(18);
   }, 60_000);
+
+  it('creates one run for concurrent creates with one idempotency key outside any session (the unique index decides)', async () => {
+    // No session queue lock or parent row lock orders these: duplicates that miss each other's
+    // uncommitted row collide on the unique index, and the losers answer with the winner.
+    const admin = tenantAdmin();
+    const body = { input: 'once', route: { executor: `x-${uuidv7()}` } };
+    const runs = await Promise.all(
+      Array.from({ length: 24 }, () => caller.request(CreateRun, { scope: admin, body, idempotency_key: 'api:concurrent' }, { timeoutMs: 15_000 })),
+    );
+    expect(new Set(runs.map((run) => run.id)).size).toBe(1);
+    expect((await caller.request(ListRuns, { scope: admin, query: { limit: 100 } })).data.map((run) => run.id)).toEqual([runs[0].id]);
+    await expectEventually(() => expect(events.filter((event) => event.tenant_id === admin.tenant_id && event.subject === RunCreated.subject)).toHaveLength(1));
+    // The same key with another body is a reuse, not a retry.
+    const reuse = await caller.request(CreateRun, { scope: admin, body: { ...body, input: 'twice' }, idempotency_key: 'api:concurrent' }).then(
+      () => 'ok',
+      (error: { code?: string }) => error.code,
+    );
+    expect(reuse).toBe(ErrorCode.IDEMPOTENCY_KEY_REUSED);
+  }, 60_000);
+
+  it('checks an answer against its wait’s schema before locking anything: a run row held elsewhere does not delay a refusal', async () => {
+    const admin = tenantAdmin();
+    const executor = `x-${uuidv7()}`;
+    const run = await caller.request(CreateRun, { scope: admin, body: { route: { executor } } });
+    const claimed = await workers[0].request(ClaimRun, { worker_id: 'worker-0', executors: [executor], lease_ttl_ms: 60_000 });
+    expect(claimed?.run.id).toBe(run.id);
+    const lease = { tenant_id: admin.tenant_id, run_id: run.id, lease_token: claimed!.lease_token };
+    const { wait } = await workers[0].request(RequestWait, { ...lease, key: 'branch', kind: 'input', prompt: 'Which branch?', schema: { type: 'object', required: ['branch'] } });
+    const answer = (input: Record<string, unknown>) => caller.request(AnswerWait, { scope: admin, run_id: run.id, wait_id: wait.id, decision: 'responded', input }, { timeoutMs: 5000 });
+
+    const holder = replicas[0].dataSource.createQueryRunner();
+    await holder.connect();
+    await holder.startTransaction();
+    try {
+      await holder.query(`SELECT id FROM runs WHERE id = $1 FOR UPDATE`, [run.id]);
+      const refused = await answer({ nope: true }).then(
+        () => 'ok',
+        (error: { code?: string }) => error.code ?? String(error),
+      );
+      expect(refused).toBe(ErrorCode.VALIDATION_FAILED);
+    } finally {
+      await holder.rollbackTransaction();
+      await holder.release();
+    }
+    expect((await answer({ branch: 'main' })).run).toMatchObject({ id: run.id, status: 'pending' });
+  }, 30_000);
 
   it('serves /healthz and /readyz on the health port', async () => {
     const readyz = await fetch(`http://127.0.0.1:${healthPort}/readyz`);

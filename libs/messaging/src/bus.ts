@@ -26,6 +26,9 @@ import type { AnyCommand, EventEnvelope, PayloadOf, ReplyOf } from '@runyard/con
  *  - tail():     reads the log from a start point and follows it, every matching event exactly once
  *    and in log order, with no server-side state beyond the tail's life (JetStream ordered consumer).
  *  - eventLog(): the log's epoch and the range of sequences it still retains (for `gap` detection).
+ *  - size:       requests and published events over the transport's message limit (NATS
+ *    `max_payload`; InProcessBus `maxPayloadBytes`, default 1 MiB) reject with PAYLOAD_TOO_LARGE
+ *    before anything is sent; a reply over it reaches the caller as PAYLOAD_TOO_LARGE.
  */
 export interface MessageHeaders {
   [name: string]: string;

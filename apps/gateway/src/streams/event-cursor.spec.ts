@@ -66,6 +66,23 @@ describe('event cursor', () => {
       expect(planResume({ epochTag: tag, sequence: 499 }, emptied)).toEqual({ kind: 'gap', reason: 'retention' });
     });
 
+    it('refuses a cursor of this log beyond its last event with invalid_cursor: it was never handed out', () => {
+      for (const [sequence, info] of [
+        [501, current],
+        [Number.MAX_SAFE_INTEGER, current],
+        [501, log('stream-a', 501, 500)],
+        [1, log('stream-a', 1, 0)],
+      ] as const) {
+        let caught: unknown;
+        try {
+          planResume({ epochTag: tag, sequence }, info);
+        } catch (error) {
+          caught = error;
+        }
+        expect(caught).toMatchObject({ code: ErrorCode.INVALID_CURSOR });
+      }
+    });
+
     it('reports an epoch gap for a cursor of another log, whatever its sequence', () => {
       expect(planResume({ epochTag: epochTag('stream-b'), sequence: 250 }, current)).toEqual({ kind: 'gap', reason: 'epoch' });
       expect(planResume({ epochTag: epochTag('stream-b'), sequence: 0 }, log('stream-a', 1, 0))).toEqual({ kind: 'gap', reason: 'epoch' });

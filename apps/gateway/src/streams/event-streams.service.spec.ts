@@ -15,6 +15,7 @@ import { expectEventually } from '@runyard/testing';
 import type { FastifyReply } from 'fastify';
 import type { Readable } from 'node:stream';
 import { v7 as uuidv7 } from 'uuid';
+import type { GatewaySettings } from '../config.js';
 import type { ServiceClient } from '../edge/service-client.js';
 import { epochTag, formatCursor } from './event-cursor.js';
 import { EventStreamsService, type StreamRequest } from './event-streams.service.js';
@@ -45,7 +46,12 @@ function fakeReply(): { reply: FastifyReply; answer: Answer } {
       Object.assign(answer.headers, headers);
       return reply;
     },
-    send(body?: Readable) {
+    send(body?: Readable | string) {
+      if (typeof body === 'string') {
+        text = body;
+        markEnded();
+        return reply;
+      }
       answer.body = body;
       if (body === undefined) markEnded();
       body?.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -68,18 +74,35 @@ function fakeServices(answers: Partial<Record<string, (payload: unknown) => unkn
   } as unknown as ServiceClient;
 }
 
-function setup(answers: Partial<Record<string, (payload: unknown) => unknown>> = {}) {
+function setup(answers: Partial<Record<string, (payload: unknown) => unknown>> = {}, settings: Partial<GatewaySettings> = {}) {
   const log = new FakeEventLog();
-  const service = new EventStreamsService(log, fakeServices(answers), { requestTimeoutMs: 500, streamHeartbeatMs: 60_000, streamRetryMs: 10 } as never);
-  const open = async (call: (request: StreamRequest) => Promise<void>, lastEventId: string | null = null): Promise<Answer> => {
+  const service = new EventStreamsService(log, fakeServices(answers), {
+    requestTimeoutMs: 500,
+    streamHeartbeatMs: 60_000,
+    streamRetryMs: 10,
+    ...settings,
+  } as GatewaySettings);
+  const open = async (call: (request: StreamRequest) => Promise<void>, lastEventId: string | null = null, scope: CallerScope = admin): Promise<Answer> => {
     const { reply, answer } = fakeReply();
-    await call({ scope: admin, lastEventId, requestId: 'r', reply });
+    await call({ scope, lastEventId, requestId: 'r', reply });
     return answer;
   };
   return { log, service, open };
 }
 
-const idsIn = (text: string) => [...text.matchAll(/^id: (.*)$/gm)].map((m) => m[1]);
+/** The frames of an SSE text as `event:id` (comments and `retry:` left out). */
+function framesIn(text: string): string[] {
+  return text
+    .split('\n\n')
+    .filter((frame) => frame.length > 0 && !frame.startsWith(':') && !frame.startsWith('retry:'))
+    .map((frame) => `${/^event: (.*)$/m.exec(frame)?.[1] ?? ''}:${/^id: (.*)$/m.exec(frame)?.[1] ?? ''}`);
+}
+/** The `id:` of the events sent, control events (`ready`, `heartbeat`) left out. */
+const idsIn = (text: string) =>
+  framesIn(text)
+    .filter((frame) => !frame.startsWith('ready:') && !frame.startsWith('heartbeat:'))
+    .map((frame) => frame.slice(frame.indexOf(':') + 1))
+    .filter((id) => id !== '');
 const mine = { tenant_id: tenant, owner_id: admin.principal_id };
 
 describe('EventStreamsService', () => {
@@ -103,7 +126,9 @@ describe('EventStreamsService', () => {
       const cursor = formatCursor(tag, 1);
       const answer = await open((request) => service.streamEvents(request, {}), cursor);
       await expectEventually(() => expect(idsIn(answer.text())).toEqual([`${tag}-4`, `${tag}-5`, `${tag}-6`]));
-      expect(answer.text()).toMatch(new RegExp(`^retry: 10\\n\\nevent: gap\\ndata: \\{"reason":"retention","resumed_from":"${cursor}"\\}\\n\\nid: ${tag}-4\\n`));
+      expect(answer.text()).toMatch(
+        new RegExp(`^retry: 10\\n\\nevent: gap\\ndata: \\{"reason":"retention","resumed_from":"${cursor}"\\}\\n\\nid: ${tag}-3\\nevent: ready\\ndata: \\{\\}\\n\\nid: ${tag}-4\\n`),
+      );
       await service.onModuleDestroy();
     });
 
@@ -115,6 +140,30 @@ describe('EventStreamsService', () => {
       const tag = epochTag(log.epoch);
       await expectEventually(() => expect(idsIn(answer.text())).toEqual([`${tag}-1`, `${tag}-2`]));
       expect(answer.text()).toContain(`event: gap\ndata: {"reason":"epoch","resumed_from":"${cursor}"}\n\n`);
+      await service.onModuleDestroy();
+    });
+
+    it('gives a fresh stream the log’s end as its first cursor, and sends everything stored after it', async () => {
+      const { log, service, open } = setup();
+      for (let i = 0; i < 3; i++) log.append(mine);
+      const answer = await open((request) => service.streamEvents(request, {}));
+      // Stored before the tail has read anything: still after the start, so still sent.
+      log.append(mine);
+      log.append(mine);
+      const tag = epochTag(log.epoch);
+      await expectEventually(() => expect(framesIn(answer.text())).toEqual([`ready:${tag}-3`, `session.created:${tag}-4`, `session.created:${tag}-5`]));
+      expect(log.lastTail.options.start).toEqual({ kind: 'after', sequence: 3 });
+      await service.onModuleDestroy();
+    });
+
+    it('refuses a cursor beyond the end of the log with invalid_cursor, opening nothing', async () => {
+      const { log, service, open } = setup();
+      for (let i = 0; i < 3; i++) log.append(mine);
+      const tag = epochTag(log.epoch);
+      await expect(open((request) => service.streamEvents(request, {}), formatCursor(tag, 4))).rejects.toMatchObject({ code: ErrorCode.INVALID_CURSOR });
+      expect(log.allTails).toHaveLength(0);
+      const current = await open((request) => service.streamEvents(request, {}), formatCursor(tag, 3));
+      expect(current.status).toBe(200);
       await service.onModuleDestroy();
     });
 
@@ -181,6 +230,30 @@ describe('EventStreamsService', () => {
       expect(log.tails.size).toBe(0);
     });
 
+    it('sends a gap and ends when the ended run’s terminal event has left the log; the client’s next request gets 204', async () => {
+      const { log, service, open } = setup({ [GetRun.subject]: () => run('cancelled') });
+      endedRun(log);
+      log.append(mine);
+      log.firstSequence = 5; // the run's events (2 and 4) are gone
+      const tag = epochTag(log.epoch);
+      const gone = `ready:${tag}-6`;
+
+      const fresh = await open((request) => service.streamRun(request, runId));
+      await fresh.ended;
+      expect(fresh.status).toBe(200);
+      expect(framesIn(fresh.text())).toEqual(['gap:', gone]);
+      expect(fresh.text()).toContain('event: gap\ndata: {"reason":"retention","resumed_from":null}\n\n');
+      const old = formatCursor(tag, 1);
+      const fromOld = await open((request) => service.streamRun(request, runId), old);
+      await fromOld.ended;
+      expect(framesIn(fromOld.text())).toEqual(['gap:', gone]);
+      expect(fromOld.text()).toContain(`"resumed_from":"${old}"`);
+
+      const again = await open((request) => service.streamRun(request, runId), formatCursor(tag, 6));
+      expect(again.status).toBe(204);
+      expect(log.tails.size).toBe(0);
+    });
+
     it('follows a live run and ends after its terminal status change', async () => {
       const { log, service, open } = setup({ [GetRun.subject]: () => run('pending') });
       log.append({ ...ofRun, subject: RunCreated.subject });
@@ -194,6 +267,47 @@ describe('EventStreamsService', () => {
       expect(idsIn(answer.text())).toEqual([`${tag}-1`, `${tag}-3`, `${tag}-4`]);
       expect(log.tails.size).toBe(0);
     });
+  });
+
+  it('limits the streams open at once per principal (429 rate_limited, Retry-After), counting each until it ends', async () => {
+    const { service, open } = setup({}, { streamMaxPerPrincipal: 2 });
+    const events = (request: StreamRequest) => service.streamEvents(request, {});
+    const first = await open(events);
+    await open(events);
+
+    const refused = await open(events).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(DomainError);
+    expect(refused).toMatchObject({ code: ErrorCode.RATE_LIMITED, details: { retryAfterSeconds: 5 } });
+    // Another principal of the tenant has its own count.
+    const other = Object.assign(new CallerScope(), { ...admin, principal_id: uuidv7() });
+    expect((await open(events, null, other)).status).toBe(200);
+
+    // A stream that ends (its client went away) gives its slot back; a refused request takes none.
+    first.body?.destroy();
+    await first.ended;
+    await expectEventually(async () => expect((await open(events)).status).toBe(200));
+    await expect(open(events)).rejects.toMatchObject({ code: ErrorCode.RATE_LIMITED });
+    await service.onModuleDestroy();
+  });
+
+  it('frees the slot of a request that fails before streaming', async () => {
+    const { service, open } = setup({ [GetSession.subject]: () => Promise.reject(new DomainError(ErrorCode.NOT_FOUND, 'no')) }, { streamMaxPerPrincipal: 1 });
+    for (let i = 0; i < 3; i++) {
+      await expect(open((request) => service.streamEvents(request, { sessionId: uuidv7() }))).rejects.toMatchObject({ code: ErrorCode.NOT_FOUND });
+    }
+    expect((await open((request) => service.streamEvents(request, {}))).status).toBe(200);
+    await service.onModuleDestroy();
+  });
+
+  it('ends a stream after the configured maximum lifetime', async () => {
+    const { log, service, open } = setup({}, { streamMaxLifetimeMs: 50 });
+    const answer = await open((request) => service.streamEvents(request, {}));
+    await answer.ended;
+    expect(answer.status).toBe(200);
+    expect(log.tails.size).toBe(0);
   });
 
   it('ends open streams on shutdown and refuses new ones', async () => {

@@ -19,7 +19,7 @@ export class FakeTail implements Tail {
 
   constructor(
     private readonly log: FakeEventLog,
-    private readonly options: TailOptions,
+    readonly options: TailOptions,
   ) {
     this.ended = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     this.ended.catch(() => undefined);

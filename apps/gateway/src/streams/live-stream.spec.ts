@@ -1,8 +1,15 @@
 import { describe, expect, it } from '@jest/globals';
+import { defineEvent } from '@runyard/contracts';
+import { InProcessBus, newEvent } from '@runyard/messaging';
 import { expectEventually } from '@runyard/testing';
 import type { Readable } from 'node:stream';
 import { FakeEventLog } from './fake-event-log.fixture.js';
 import { LiveStream, type LiveStreamOptions } from './live-stream.js';
+
+class Note {
+  pad!: string;
+}
+const Noted = defineEvent('unit.evt.note.added.v1', Note);
 
 function collect(body: Readable): { text: () => string; ended: Promise<void> } {
   let text = '';
@@ -11,8 +18,18 @@ function collect(body: Readable): { text: () => string; ended: Promise<void> } {
   return { text: () => text, ended };
 }
 
-/** The `id:` lines of the frames received so far. */
-const idsIn = (text: string) => [...text.matchAll(/^id: (.*)$/gm)].map((m) => m[1]);
+/** The frames received so far (comments and `retry:` left out). */
+function framesIn(text: string): { id?: string; event?: string; data?: string }[] {
+  return text
+    .split('\n\n')
+    .filter((frame) => frame.length > 0 && !frame.startsWith(':') && !frame.startsWith('retry:'))
+    .map((frame) => Object.fromEntries(frame.split('\n').map((line) => [line.slice(0, line.indexOf(': ')), line.slice(line.indexOf(': ') + 2)])));
+}
+/** The `id:` of the events sent so far, control events (`ready`, `heartbeat`) left out. */
+const idsIn = (text: string) =>
+  framesIn(text)
+    .filter((frame) => frame.event !== 'ready' && frame.event !== 'heartbeat' && frame.id !== undefined)
+    .map((frame) => frame.id);
 
 function options(log: FakeEventLog, overrides: Partial<LiveStreamOptions> = {}): LiveStreamOptions {
   return {
@@ -46,6 +63,7 @@ describe('LiveStream', () => {
     expect(body.text()).toBe(
       'retry: 1234\n\n' +
         'event: gap\ndata: {"reason":"epoch","resumed_from":"000000000000-7"}\n\n' +
+        'id: abcdefabcdef-0\nevent: ready\ndata: {}\n\n' +
         `id: abcdefabcdef-2\nevent: run.status_changed\ndata: ${JSON.stringify(mine1.envelope)}\n\n` +
         `id: abcdefabcdef-4\nevent: session.created\ndata: ${JSON.stringify(mine2.envelope)}\n\n`,
     );
@@ -86,6 +104,77 @@ describe('LiveStream', () => {
     await body.ended;
     await stream.done;
     expect(idsIn(body.text())).toEqual(['abcdefabcdef-1', 'abcdefabcdef-2']);
+    expect(log.tails.size).toBe(0);
+  });
+
+  it('gives the client its start position with `ready`, and moves it past the events it does not see on heartbeats', async () => {
+    const log = new FakeEventLog();
+    for (let i = 0; i < 3; i++) log.append();
+    const stream = await LiveStream.open(options(log, { start: { kind: 'after', sequence: 3 }, heartbeatMs: 20, selects: (envelope) => envelope.owner_id === 'mine' }));
+    const body = collect(stream.body);
+    await expectEventually(() => expect(framesIn(body.text())[0]).toEqual({ id: 'abcdefabcdef-3', event: 'ready', data: '{}' }));
+
+    log.append({ owner_id: 'theirs' });
+    log.append({ owner_id: 'theirs' });
+    await expectEventually(() => expect(framesIn(body.text())).toContainEqual({ id: 'abcdefabcdef-5', event: 'heartbeat', data: '{}' }));
+    log.append({ owner_id: 'mine' });
+    await expectEventually(() => expect(idsIn(body.text())).toEqual(['abcdefabcdef-6']));
+    // Once the cursor is current, heartbeats are comments again: wait for two more.
+    const pings = () => body.text().split(': ping\n\n').length;
+    const seen = pings();
+    await expectEventually(() => expect(pings()).toBeGreaterThan(seen + 1));
+    expect(framesIn(body.text()).map((frame) => `${frame.event}:${frame.id}`)).toEqual([
+      'ready:abcdefabcdef-3',
+      'heartbeat:abcdefabcdef-5',
+      'session.created:abcdefabcdef-6',
+    ]);
+    await stream.close();
+  });
+
+  it('sends `ready` without an id when the start position is not known yet (a `time` start)', async () => {
+    const log = new FakeEventLog();
+    const stream = await LiveStream.open(options(log, { start: { kind: 'time', time: new Date() } }));
+    const body = collect(stream.body);
+    await expectEventually(() => expect(framesIn(body.text())).toEqual([{ event: 'ready', data: '{}' }]));
+    await stream.close();
+  });
+
+  it('sends `gap` mid-stream when the log drops events before the stream reads them, then carries on', async () => {
+    const bus = new InProcessBus({ maxRetainedEvents: 3 });
+    const publish = (size: number) => bus.publish(newEvent(Noted, { tenant_id: 't' }, { pad: 'x'.repeat(size) }));
+    const stream = await LiveStream.open({ ...options(new FakeEventLog()), bus, start: { kind: 'after', sequence: 0 } });
+    // The first event alone fills the body's buffer: with nobody reading, the tail waits on it.
+    await publish(100_000);
+    await expectEventually(() => expect(stream.body.readableLength).toBeGreaterThan(16 * 1024));
+    for (let i = 0; i < 5; i++) await publish(10);
+    expect(await bus.eventLog()).toMatchObject({ firstSequence: 4, lastSequence: 6 });
+
+    const body = collect(stream.body);
+    await expectEventually(() => expect(idsIn(body.text())).toEqual(['abcdefabcdef-1', 'abcdefabcdef-4', 'abcdefabcdef-5', 'abcdefabcdef-6']));
+    const frames = framesIn(body.text());
+    expect(frames.map((frame) => frame.event ?? '')).toEqual(['ready', 'note.added', 'gap', 'note.added', 'note.added', 'note.added']);
+    expect(JSON.parse(frames[2].data ?? '')).toEqual({ reason: 'retention', resumed_from: 'abcdefabcdef-1' });
+    await stream.close();
+    await bus.close();
+  });
+
+  it('ends cleanly after its maximum lifetime, leaving the client’s cursor where the stream got to', async () => {
+    const log = new FakeEventLog();
+    log.append({ owner_id: 'mine' });
+    log.append({ owner_id: 'theirs' });
+    const stream = await LiveStream.open(
+      options(log, { start: { kind: 'after', sequence: 0 }, maxLifetimeMs: 300, selects: (envelope) => envelope.owner_id === 'mine' }),
+    );
+    const body = collect(stream.body);
+    await expectEventually(() => expect(log.lastTail.delivered).toBe(2));
+
+    await body.ended;
+    await stream.done;
+    expect(framesIn(body.text()).map((frame) => `${frame.event}:${frame.id}`)).toEqual([
+      'ready:abcdefabcdef-0',
+      'session.created:abcdefabcdef-1',
+      'heartbeat:abcdefabcdef-2',
+    ]);
     expect(log.tails.size).toBe(0);
   });
 

@@ -15,8 +15,11 @@ export interface BootedStreamsRunyard {
   close(): Promise<void>;
 }
 
-/** Gateway settings the booted instance must have: fast heartbeats and reconnects keep the suite quick. */
-export const STREAM_SUITE_SETTINGS = { streamHeartbeatMs: 100, streamRetryMs: 20 };
+/**
+ * Gateway settings the booted instance must have: fast heartbeats and reconnects keep the suite quick; a
+ * small per-principal stream limit (each test's principals stay well under it, but for the one that tests it).
+ */
+export const STREAM_SUITE_SETTINGS = { streamHeartbeatMs: 100, streamRetryMs: 20, streamMaxPerPrincipal: 10 };
 
 type Json = Record<string, unknown>;
 interface Envelope {
@@ -46,6 +49,8 @@ const envelopeOf = (event: Received): Envelope => JSON.parse(event.data) as Enve
 const dataIdOf = (event: Received): string => envelopeOf(event).data.id as string;
 const sequenceOf = (id: string): number => Number(/-([0-9]+)$/.exec(id)?.[1] ?? NaN);
 const TERMINAL = ['completed', 'failed', 'cancelled', 'expired'];
+/** Events that only carry the stream's cursor (`ready` at the start, `heartbeat` when it moved past others' events). */
+const CONTROL_EVENTS = new Set(['ready', 'heartbeat']);
 
 function expectProblem(response: ApiResponse, status: number, code: string): void {
   expect({ status: response.status, code: (response.body as Json).code }).toEqual({ status, code });
@@ -67,6 +72,10 @@ function mulberry32(seed: number): () => number {
 interface Connection {
   /** Drops the current connection as a network failure would: the EventSource reconnects by itself. */
   cut?: () => void;
+  /** While set, the next connection attempt waits for it. */
+  hold?: Promise<void>;
+  /** The `Last-Event-ID` each connection attempt sent. */
+  lastEventIds: (string | undefined)[];
 }
 
 /** A response whose body the test can cut; the real connection is cancelled with it. */
@@ -112,6 +121,8 @@ function authorizedFetch(key: string, initialLastEventId: string | undefined, co
     const headers: Record<string, string> = { ...init.headers, authorization: `Bearer ${key}` };
     // The EventSource sends its own Last-Event-ID once it has received an event; until then, the one we resume from.
     if (initialLastEventId !== undefined && headers['Last-Event-ID'] === undefined) headers['Last-Event-ID'] = initialLastEventId;
+    await connection.hold;
+    connection.lastEventIds.push(headers['Last-Event-ID']);
     return cuttable(await fetch(url, { ...init, headers }), connection);
   };
 }
@@ -121,15 +132,20 @@ interface SourceOptions {
   onEvent?: (event: Received, source: RecordingEventSource) => void;
 }
 
-/** An EventSource that records every event it dispatches, whatever its type, and every error code. */
+/**
+ * An EventSource that records every event it dispatches, whatever its type (control events apart, as a
+ * client that listens for the types it knows), and every error code.
+ */
 class RecordingEventSource extends EventSource {
   readonly received: Received[] = [];
+  /** `ready` and `heartbeat` events. */
+  readonly controls: Received[] = [];
   readonly errorCodes: (number | undefined)[] = [];
   private readonly connection: Connection;
   private readonly onEvent: SourceOptions['onEvent'];
 
   constructor(url: string, key: string, options: SourceOptions = {}) {
-    const connection: Connection = {};
+    const connection: Connection = { lastEventIds: [] };
     super(url, { fetch: authorizedFetch(key, options.lastEventId, connection) });
     this.connection = connection;
     this.onEvent = options.onEvent;
@@ -142,14 +158,33 @@ class RecordingEventSource extends EventSource {
       // As in browsers, a closed source delivers nothing more (not even the rest of a chunk already read).
       if (this.readyState === this.CLOSED) return false;
       const received: Received = { id: event.lastEventId, type: event.type, data: String(event.data) };
-      this.received.push(received);
-      this.onEvent?.(received, this);
+      if (CONTROL_EVENTS.has(received.type)) {
+        this.controls.push(received);
+      } else {
+        this.received.push(received);
+        this.onEvent?.(received, this);
+      }
     }
     return super.dispatchEvent(event);
   }
 
   cutConnection(): void {
     this.connection.cut?.();
+  }
+
+  /** Makes the next reconnection wait until the returned function is called. */
+  holdReconnection(): () => void {
+    let release!: () => void;
+    this.connection.hold = new Promise<void>((resolve) => (release = resolve));
+    return () => {
+      this.connection.hold = undefined;
+      release();
+    };
+  }
+
+  /** The `Last-Event-ID` each connection sent (undefined without one). */
+  get lastEventIdsSent(): (string | undefined)[] {
+    return this.connection.lastEventIds;
   }
 
   opened(): Promise<void> {
@@ -187,7 +222,7 @@ async function readRaw(
   return { status: response.status, headers: response.headers, text, ended };
 }
 
-/** The events of a raw SSE text (id may be absent). */
+/** The events of a raw SSE text (id may be absent), control events left out. */
 function parseFrames(text: string): { id?: string; event?: string; data?: string }[] {
   return text
     .split('\n\n')
@@ -199,7 +234,8 @@ function parseFrames(text: string): { id?: string; event?: string; data?: string
         if (name === 'id' || name === 'event' || name === 'data') fields[name] = rest.join(': ');
       }
       return fields;
-    });
+    })
+    .filter((fields) => !CONTROL_EVENTS.has(fields.event ?? ''));
 }
 
 export function describeEventStreams(mode: string, boot: () => Promise<BootedStreamsRunyard>): void {
@@ -287,6 +323,8 @@ export function describeEventStreams(mode: string, boot: () => Promise<BootedStr
       expect(raw.headers.get('x-request-id')).toBe('stream-wire-1');
       expect(raw.headers.get('ratelimit-limit')).not.toBeNull();
       expect(raw.text.startsWith('retry: 20\n\n')).toBe(true);
+      // The gap, then the position the stream starts from, before any event.
+      expect(raw.text).toMatch(/^retry: 20\n\nevent: gap\ndata: [^\n]*\n\nid: [0-9a-f]{12}-[0-9]+\nevent: ready\ndata: \{\}\n\n/);
       const frames = parseFrames(raw.text);
       const created = frames.find((frame) => frame.data?.includes(sessionId));
       expect(created).toMatchObject({ event: 'session.created', id: expect.stringMatching(/^[0-9a-f]{12}-[0-9]+$/) });
@@ -369,6 +407,63 @@ export function describeEventStreams(mode: string, boot: () => Promise<BootedStr
       expect(new Set(expected.map((e) => envelopeOf(e).tenant_id))).toEqual(new Set([tenant.tenantId]));
       expect(disconnects.closedAndReopened).toBeGreaterThanOrEqual(3);
       expect(disconnects.cut).toBeGreaterThanOrEqual(3);
+    });
+
+    it('gives a client its cursor before its first event: dropped at once, it reconnects and gets exactly what was committed meanwhile', async () => {
+      const tenant = await createTenant('first-cursor');
+      const reference = source(eventsUrl(), tenant.adminKey);
+      const es = source(eventsUrl(), tenant.adminKey);
+      await reference.opened();
+      const ready = await expectEventually(() => {
+        const found = es.controls.find((event) => event.type === 'ready');
+        expect(found?.id).toMatch(/^[0-9a-f]{12}-[0-9]+$/);
+        return found!;
+      });
+
+      const releaseReconnection = es.holdReconnection();
+      es.cutConnection();
+      const sessionId = await createSession(tenant.admin, 'while away');
+      const messageId = await appendMessage(tenant.admin, sessionId, 'hello');
+      // In the log before the client comes back: a stream starting afresh would not send them.
+      await receivedFor(reference, 'message.appended', messageId);
+      releaseReconnection();
+
+      await receivedFor(es, 'message.appended', messageId);
+      expect(es.received.map((e) => `${e.type}:${dataIdOf(e)}`)).toEqual([`session.created:${sessionId}`, `message.appended:${messageId}`]);
+      expect(es.lastEventIdsSent).toEqual([undefined, ready.id]);
+      expect(es.received.map((e) => e.id)).toEqual(reference.received.map((e) => e.id));
+    });
+
+    it('moves a client’s cursor past other tenants’ events on heartbeats: a reconnect neither loses nor re-reads', async () => {
+      const tenant = await createTenant('heartbeat-cursor');
+      const foreign = await createTenant('heartbeat-foreign');
+      const reference = source(eventsUrl(), tenant.adminKey);
+      const es = source(eventsUrl(), tenant.adminKey);
+      await reference.opened();
+      const ready = await expectEventually(() => {
+        const found = es.controls.find((event) => event.type === 'ready');
+        expect(found).toBeDefined();
+        return found!;
+      });
+      const foreignSession = await createSession(foreign.admin, 'elsewhere');
+      const moved = await expectEventually(() => {
+        const found = es.controls.find((event) => event.type === 'heartbeat' && sequenceOf(event.id) > sequenceOf(ready.id));
+        expect(found).toBeDefined();
+        return found!;
+      });
+      expect(es.received).toEqual([]);
+
+      const releaseReconnection = es.holdReconnection();
+      es.cutConnection();
+      const sessionId = await createSession(tenant.admin, 'mine');
+      await receivedFor(reference, 'session.created', sessionId);
+      releaseReconnection();
+
+      await receivedFor(es, 'session.created', sessionId);
+      expect(es.received.map((e) => `${e.type}:${dataIdOf(e)}`)).toEqual([`session.created:${sessionId}`]);
+      const resumedFrom = es.lastEventIdsSent[1];
+      expect(sequenceOf(resumedFrom ?? '')).toBeGreaterThanOrEqual(sequenceOf(moved.id));
+      expect(es.received.every((e) => envelopeOf(e).session_id !== foreignSession)).toBe(true);
     });
 
     it('shows a member only its own sessions’ events, and an admin all of the tenant’s', async () => {
@@ -522,6 +617,33 @@ export function describeEventStreams(mode: string, boot: () => Promise<BootedStr
       expectProblem(await admin.get('/v1/events/stream?last_event_id=abcdefabcdef-1', { 'last-event-id': 'nope' }), 400, 'invalid_cursor');
       expectProblem(await anonymous.get('/v1/events/stream'), 401, 'unauthenticated');
       expectProblem(await system.get('/v1/events/stream'), 403, 'forbidden');
+    });
+
+    it('answers 429 rate_limited with Retry-After past the per-principal stream limit, and frees a slot when a stream ends', async () => {
+      const tenant = await createTenant('stream-limit');
+      const auth = { authorization: `Bearer ${tenant.adminKey}` };
+      const open: AbortController[] = [];
+      const openStream = async (): Promise<number> => {
+        const abort = new AbortController();
+        open.push(abort);
+        return (await fetch(eventsUrl(), { headers: auth, signal: abort.signal })).status;
+      };
+      try {
+        for (let i = 0; i < STREAM_SUITE_SETTINGS.streamMaxPerPrincipal; i++) expect(await openStream()).toBe(200);
+
+        const refused = await tenant.admin.get('/v1/events/stream');
+        expectProblem(refused, 429, 'rate_limited');
+        expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+        expectProblem(await tenant.admin.get(`/v1/runs/${uuidv7()}/stream`), 429, 'rate_limited');
+        // Another principal of the same tenant has its own limit.
+        const member = await createMember(tenant);
+        expect((await readRaw(eventsUrl(), { authorization: `Bearer ${member.key}` }, (text) => text.includes('event: ready'))).status).toBe(200);
+
+        open[0].abort();
+        await expectEventually(async () => expect(await openStream()).toBe(200));
+      } finally {
+        for (const abort of open) abort.abort();
+      }
     });
 
     it('ends open streams when the gateway shuts down', async () => {
