@@ -130,7 +130,8 @@ const ALLOWED_ERRORS: { readonly [K in Op['kind']]: readonly ErrorCode[] } = {
   fail: [ErrorCode.LEASE_LOST, ErrorCode.RUN_TERMINAL, ErrorCode.INVALID_TRANSITION],
   finishCancel: [ErrorCode.LEASE_LOST, ErrorCode.RUN_TERMINAL, ErrorCode.INVALID_TRANSITION],
   release: [ErrorCode.LEASE_LOST, ErrorCode.RUN_TERMINAL],
-  // CONFLICT: the run is being cancelled, so its executor may not go on working.
+  // CONFLICT: the run is being cancelled, so its executor may not go on working; or the key is the
+  // run's wait of the other kind.
   requestWait: [ErrorCode.LEASE_LOST, ErrorCode.RUN_TERMINAL, ErrorCode.CONFLICT],
   upsertStep: [ErrorCode.LEASE_LOST, ErrorCode.RUN_TERMINAL, ErrorCode.CONFLICT],
   crash: [],

@@ -149,11 +149,15 @@ export function checkRunHistory(runId: string, events: EventEnvelope[], storedSt
   };
   const inside = (epoch: Epoch, index: number) => index > epoch.startIndex && (epoch.endIndex === null || index < epoch.endIndex);
 
-  for (const renewal of log.renewals.filter((entry) => entry.runId === runId)) {
+  // A renewal sets the lease to its TTL from then, shorter or longer than before: the latest one
+  // counts (renewals of one lease take turns on the run's row; of two in the same millisecond, whose
+  // order is unknown, the earlier expiry is taken, which judges the service the more leniently).
+  const renewals = log.renewals.filter((entry) => entry.runId === runId).sort((a, b) => a.at - b.at || b.until - a.until);
+  for (const renewal of renewals) {
     const epoch = epochOf(renewal.token, 'a renewal');
     const during = renewal.at >= epoch.startAt && (epoch.endAt === null || renewal.at <= epoch.endAt);
     check(during, `a renewal with token ${renewal.token} succeeded outside that lease`, context({ renewal, epoch }));
-    epoch.leaseUntil = Math.max(epoch.leaseUntil, renewal.until);
+    epoch.leaseUntil = renewal.until;
   }
   for (const ending of log.endings.filter((entry) => entry.runId === runId)) {
     const epoch = epochOf(ending.token, 'a completion, failure, finish-cancel or release');

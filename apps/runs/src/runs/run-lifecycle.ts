@@ -19,7 +19,7 @@ export interface CancelledBy {
  * Applies status changes inside a caller's transaction: checks each against the state machine, writes
  * it with optimistic concurrency, records its event in the outbox, and keeps the session queue
  * moving. Callers hold the session queue lock (when the run is top-level in a session) and the run's
- * row lock, in that order.
+ * row lock, in that order: RunsRepository.lockForChange takes both.
  */
 @Injectable()
 export class RunLifecycle {
