@@ -400,7 +400,51 @@ export function describeHttpApi(mode: string, boot: () => Promise<BootedRunyard>
 
       it('serves the runs routes in the OpenAPI document', async () => {
         const openapi = await anonymous.get<{ paths: Json }>('/v1/openapi.json');
-        expect(Object.keys(openapi.body.paths)).toEqual(expect.arrayContaining(['/v1/runs', '/v1/runs/{id}', '/v1/runs/{id}/cancel', '/v1/sessions/{id}/runs']));
+        expect(Object.keys(openapi.body.paths)).toEqual(
+          expect.arrayContaining([
+            '/v1/runs',
+            '/v1/runs/{id}',
+            '/v1/runs/{id}/cancel',
+            '/v1/sessions/{id}/runs',
+            '/v1/runs/{id}/steps',
+            '/v1/runs/{id}/waits',
+            '/v1/runs/{id}/waits/{wait_id}/approve',
+            '/v1/runs/{id}/waits/{wait_id}/deny',
+            '/v1/runs/{id}/waits/{wait_id}/respond',
+            '/v1/runs/{id}/events',
+            '/v1/runs/{id}/stream',
+            '/v1/events/stream',
+          ]),
+        );
+      });
+
+      it('answers 404 for another tenant’s or another member’s run on every run endpoint, and changes nothing', async () => {
+        const alice = await createPrincipalWithKey(acme, 'member', 'Alice of runs');
+        const bob = await createPrincipalWithKey(acme, 'member', 'Bob of runs');
+        const session = await createSession(alice.client, { title: 'alice runs' });
+        const run = await createRun(alice.client, { session_id: session.id, input: 'mine' });
+        const someWait = uuidv7();
+        for (const other of [globex.admin, bob.client]) {
+          const attempts: ApiResponse[] = [
+            await other.get(`/v1/runs/${run.id}`),
+            await other.post(`/v1/runs/${run.id}/cancel`, {}),
+            await other.get(`/v1/runs/${run.id}/steps`),
+            await other.get(`/v1/runs/${run.id}/waits`),
+            await other.get(`/v1/runs/${run.id}/events`),
+            await other.post(`/v1/runs/${run.id}/waits/${someWait}/approve`, {}),
+            await other.post(`/v1/runs/${run.id}/waits/${someWait}/deny`, { reason: 'no' }),
+            await other.post(`/v1/runs/${run.id}/waits/${someWait}/respond`, { input: { a: 1 } }),
+            await other.post('/v1/runs', { parent_run_id: run.id }),
+          ];
+          for (const attempt of attempts) expectProblem(attempt, 404, 'not_found');
+        }
+        expectProblem(await alice.client.post(`/v1/runs/${run.id}/waits/not-a-uuid/approve`, {}), 404, 'not_found');
+        expectProblem(await alice.client.post(`/v1/runs/${run.id}/waits/${someWait}/approve`, {}), 404, 'not_found');
+        expect((await alice.client.get<PageBody<Json>>(`/v1/runs/${run.id}/steps`)).body).toEqual({ data: [], next_cursor: null });
+        expect((await alice.client.get<PageBody<Json>>(`/v1/runs/${run.id}/waits`)).body).toEqual({ data: [], next_cursor: null });
+        const history = await alice.client.get<PageBody<{ subject: string; run_id: string }>>(`/v1/runs/${run.id}/events`);
+        expect(history.body.data.map((event) => [event.subject, event.run_id])).toEqual([['runs.evt.run.created.v1', run.id]]);
+        expect((await alice.client.get<RunBody>(`/v1/runs/${run.id}`)).body).toEqual(run);
       });
 
       it('queues runs per session, filters lists, cancels idempotently and promotes the next queued run', async () => {
