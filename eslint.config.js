@@ -25,9 +25,13 @@ function boundaries(inTests) {
       { sourceTag: 'scope:sessions', onlyDependOnLibsWithTags: ['scope:shared', 'scope:sessions'] },
       // Runs' tests start the real sessions service, which run creation asks for the session.
       { sourceTag: 'scope:runs', onlyDependOnLibsWithTags: ['scope:shared', 'scope:runs', ...(inTests ? ['scope:sessions'] : [])] },
+      // Transcripts' tests start the real runs and sessions services (a log opens on the runs service's word).
+      { sourceTag: 'scope:transcripts', onlyDependOnLibsWithTags: ['scope:shared', 'scope:transcripts', ...(inTests ? ['scope:runs', 'scope:sessions'] : [])] },
       // The worker library and app; their tests drive the real runs and sessions services.
       { sourceTag: 'scope:worker', onlyDependOnLibsWithTags: ['scope:shared', 'scope:worker', ...(inTests ? ['scope:runs', 'scope:sessions'] : [])] },
-      { sourceTag: 'scope:standalone', onlyDependOnLibsWithTags: ['scope:shared', 'scope:gateway', 'scope:sessions', 'scope:runs', 'scope:worker'] },
+      { sourceTag: 'scope:standalone', onlyDependOnLibsWithTags: ['scope:shared', 'scope:gateway', 'scope:sessions', 'scope:runs', 'scope:transcripts', 'scope:worker'] },
+      // The CLI talks HTTP only (contracts for types); its tests run the real binary against a standalone server.
+      { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:shared', ...(inTests ? ['scope:standalone'] : [])] },
     ],
   };
 }

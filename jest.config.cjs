@@ -3,7 +3,7 @@
 //  - integration: *.integration-spec.ts — real PostgreSQL, Redis and NATS (required, never skipped).
 const workspacePackages = {
   '^@runyard/(contracts|messaging|persistence|config|runtime|testing|worker)$': '<rootDir>/libs/$1/src/index.ts',
-  '^@runyard/(gateway|sessions|standalone|runs)$': '<rootDir>/apps/$1/src/index.ts',
+  '^@runyard/(gateway|sessions|standalone|runs|transcripts)$': '<rootDir>/apps/$1/src/index.ts',
   // Test fixtures a service offers other projects' tests (source only: never built).
   '^@runyard/runs/testing$': '<rootDir>/apps/runs/src/runs.fixture.ts',
 };

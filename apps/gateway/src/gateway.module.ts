@@ -26,6 +26,7 @@ import { SessionRunsController } from './runs/session-runs.controller.js';
 import { MessagesController } from './sessions/messages.controller.js';
 import { SessionsController } from './sessions/sessions.controller.js';
 import { TurnsController } from './sessions/turns.controller.js';
+import { LogsModule } from './logs/logs.module.js';
 import { StreamsModule } from './streams/streams.module.js';
 
 // Probes must answer without a key (Kubernetes has none); the controller lives in @runyard/runtime.
@@ -46,7 +47,7 @@ export class GatewayModule {
     const { readinessChecks, ...dependencies } = options;
     return {
       module: GatewayModule,
-      imports: [GatewayDependenciesModule.forRoot(dependencies), HealthModule.forRoot(readinessChecks), IdentityModule, AuditModule, StreamsModule],
+      imports: [GatewayDependenciesModule.forRoot(dependencies), HealthModule.forRoot(readinessChecks), IdentityModule, AuditModule, StreamsModule, LogsModule],
       controllers: [SessionsController, MessagesController, TurnsController, RunsController, SessionRunsController, RunStepsController, RunWaitsController, RunEventsController],
       providers: [
         ServiceClient,

@@ -9,6 +9,7 @@ import { RunEventsRepository } from './run-events/run-events.repository.js';
 import { RunEventsService } from './run-events/run-events.service.js';
 import { RunReportsService } from './run-events/run-reports.service.js';
 import { LeaseGuard } from './runs/lease-guard.js';
+import { LogAccessHandler } from './runs/log-access.handler.js';
 import { RunSweeper } from './runs/run-sweeper.service.js';
 import { LeasesService } from './runs/leases.service.js';
 import { RunLifecycle } from './runs/run-lifecycle.js';
@@ -53,6 +54,7 @@ export class RunsModule {
         LeaseGuard,
         LeasesService,
         WorkersHandler,
+        LogAccessHandler,
         RunSweeper,
         PlanStepsRepository,
         PlanStepsService,

@@ -8,6 +8,7 @@ import { createServiceDataSource, openEmbeddedPostgres, runMigrations } from '@r
 import { createLogger } from '@runyard/runtime';
 import { createRunsApp, runsEntities, runsMigrations, RUNS_SCHEMA } from '@runyard/runs';
 import { createSessionsApp, sessionsEntities, sessionsMigrations, SESSIONS_SCHEMA } from '@runyard/sessions';
+import { createTranscriptsApp, transcriptsEntities, transcriptsMigrations, TRANSCRIPTS_SCHEMA, type LogsSettings } from '@runyard/transcripts';
 import { builtInExecutors, Worker } from '@runyard/worker';
 import type { DataSource } from 'typeorm';
 
@@ -20,6 +21,8 @@ export interface StandaloneOptions {
   /** Default `info`; each service logs with its own `service` field, as in distributed mode. */
   logLevel?: string;
   gateway?: Partial<Omit<GatewaySettings, 'bootstrapApiKey'>>;
+  /** Run log settings of the transcripts service (limits, closing grace); defaults otherwise. */
+  logs?: Partial<LogsSettings>;
   /**
    * An embedded worker with the built-in executors (echo, script), started after the services, so
    * runs get executed with nothing else running. Absent: no worker — runs stay pending until an
@@ -92,17 +95,24 @@ export async function startStandalone(options: StandaloneOptions): Promise<Runni
       entities: runsEntities,
       migrations: runsMigrations,
     });
+    const transcriptsDb = createServiceDataSource({
+      schema: TRANSCRIPTS_SCHEMA,
+      target: { kind: 'embedded', pglite },
+      entities: transcriptsEntities,
+      migrations: transcriptsMigrations,
+    });
     const gatewayDb = createServiceDataSource({
       schema: GATEWAY_SCHEMA,
       target: { kind: 'embedded', pglite },
       entities: gatewayEntities,
       migrations: gatewayMigrations,
     });
-    dataSources.push(sessionsDb, runsDb, gatewayDb);
+    dataSources.push(sessionsDb, runsDb, transcriptsDb, gatewayDb);
     for (const dataSource of dataSources) await runMigrations(dataSource);
 
     apps.push(await createSessionsApp({ bus, dataSource: sessionsDb, logger: createLogger('sessions', logLevel) }));
     apps.push(await createRunsApp({ bus, dataSource: runsDb, logger: createLogger('runs', logLevel) }));
+    apps.push(await createTranscriptsApp({ bus, dataSource: transcriptsDb, logger: createLogger('transcripts', logLevel) }, { logs: options.logs }));
 
     const readinessChecks = gatewayReadinessChecks({ dataSource: gatewayDb, bus });
     const { app, generatedSystemKey } = await createGatewayApp({

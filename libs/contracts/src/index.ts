@@ -14,3 +14,7 @@ export * from './runs/events.js';
 export * from './runs/plan-step.dto.js';
 export * from './runs/run.dto.js';
 export * from './runs/wait.dto.js';
+export * from './runs/log-access.js';
+export * from './transcripts/commands.js';
+export * from './transcripts/events.js';
+export * from './transcripts/log-line.dto.js';

@@ -5,6 +5,7 @@ import { Type } from 'class-transformer';
 import { IsArray, IsInt, IsOptional, IsString, MaxLength, MinLength, ValidateNested } from 'class-validator';
 import type { Bus, DeliveredEvent, LoggedEvent, MessageHeaders, Registration, Tail, TailStart } from './bus.js';
 import { newEvent } from './outbox/new-event.js';
+import { parseTraceparent, runWithTraceContext, startTrace, traceContext, type TraceContext } from './trace-context.js';
 
 class ContractTarget {
   @IsString()
@@ -38,6 +39,8 @@ class Happened {
 
 const Echo = defineCommand<EchoReply>()('contract.cmd.echo.run.v1', EchoPayload);
 const Unhandled = defineCommand<EchoReply>()('contract.cmd.echo.unhandled.v1', EchoPayload);
+/** A second service's command, for requests a handler makes while it handles one. */
+const Nested = defineCommand<{ trace: TraceContext | null; headers: MessageHeaders }>()('contract.cmd.echo.nested.v1', EchoPayload);
 const TENANT = '0190a5f1-0000-7000-8000-000000000001';
 const GROUP = 'contract';
 /** Just over NATS's default `max_payload`, which InProcessBus keeps by default too. */
@@ -382,6 +385,71 @@ export function runBusContract(name: string, makeBus: () => Promise<BusUnderTest
       await expectEventually(() => expect(secondRun.map((e) => e.envelope.id)).toContain(marker.id));
       expect(firstRun.map((e) => e.envelope.id)).toEqual([poison.id, good.id]);
       expect(secondRun.map((e) => e.envelope.id)).toEqual([marker.id]);
+    });
+
+    describe('trace context', () => {
+      /** Handles Nested by answering the trace it ran in and the headers it got. */
+      async function handleNested(): Promise<void> {
+        registrations.push(await bus2.handle(Nested, 'contract-other', (_payload, ctx) => Promise.resolve({ trace: traceContext() ?? null, headers: ctx.headers })));
+      }
+
+      it("runs a handler within its request's trace, and a request it makes carries that trace on with a span of its own", async () => {
+        await handleNested();
+        let handlerTrace: TraceContext | undefined;
+        let nested: { trace: TraceContext | null; headers: MessageHeaders } | undefined;
+        await handleEcho(bus2, async (payload, ctx) => {
+          handlerTrace = traceContext();
+          nested = await bus2.request(Nested, { text: 'inner' });
+          return { text: payload.text, subject: ctx.subject, headers: ctx.headers, validatedInstance: true };
+        });
+        const caller = { ...startTrace(), traceState: 'vendor=abc' };
+
+        const reply = await runWithTraceContext(caller, () => bus.request(Echo, { text: 'outer' }));
+
+        const sent = parseTraceparent(reply.headers.traceparent);
+        expect(sent).toMatchObject({ traceId: caller.traceId, flags: caller.flags });
+        expect(reply.headers.tracestate).toBe('vendor=abc');
+        // The handler's own span is new: neither the caller's span nor the id the request named.
+        expect(handlerTrace).toMatchObject({ traceId: caller.traceId, traceState: 'vendor=abc' });
+        expect([caller.spanId, sent?.parentId]).not.toContain(handlerTrace?.spanId);
+        expect(parseTraceparent(nested?.headers.traceparent)).toMatchObject({ traceId: caller.traceId });
+        expect(nested?.trace?.traceId).toBe(caller.traceId);
+        expect(nested?.trace?.spanId).not.toBe(handlerTrace?.spanId);
+      });
+
+      it('keeps a traceparent the caller gives, and runs a handler of an untraced request outside any trace', async () => {
+        await handleNested();
+        const given = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
+        const explicit = await runWithTraceContext(startTrace(), () => bus.request(Nested, { text: 'x' }, { headers: { traceparent: given } }));
+        const untraced = await runWithTraceContext(undefined, () => bus.request(Nested, { text: 'y' }));
+        const invalid = await runWithTraceContext(undefined, () => bus.request(Nested, { text: 'z' }, { headers: { traceparent: '00-abc-def-01' } }));
+
+        expect(explicit.headers.traceparent).toBe(given);
+        expect(explicit.trace?.traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+        expect(untraced).toEqual({ trace: null, headers: {} });
+        expect(invalid.trace).toBeNull();
+      });
+
+      it("handles a consumed event within the trace of its traceparent header, else of its envelope's trace_id", async () => {
+        const fromHeader = event(1);
+        const fromEnvelope = { ...event(2), trace_id: '0af7651916cd43dd8448eb211c80319c' };
+        const untraced = event(3);
+        await bus.publish(fromHeader, { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' });
+        await bus.publish(fromEnvelope);
+        await bus.publish(untraced);
+        const traces = new Map<string, string | null>();
+
+        await consumeInto(uniqueName('trace'), [], async (delivered) => {
+          traces.set(delivered.envelope.id, traceContext()?.traceId ?? null);
+          await delivered.ack();
+        });
+
+        await expectEventually(() => expect(traces.size).toBe(3));
+        expect(traces.get(fromHeader.id)).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+        expect(traces.get(fromEnvelope.id)).toBe('0af7651916cd43dd8448eb211c80319c');
+        expect(traces.get(untraced.id)).toBeNull();
+      });
     });
 
     describe('tail and eventLog', () => {

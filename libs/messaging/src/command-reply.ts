@@ -2,6 +2,7 @@ import { type AnyCommand, type ClassType, DomainError, ErrorCode, isErrorCode, t
 import type { CommandHandlerFn, HandlerContext } from './bus.js';
 import { messageBytes, payloadTooLarge } from './message-size.js';
 import type { MessagingLogger } from './messaging-logger.js';
+import { runWithTraceContext, traceContext, traceFromHeaders } from './trace-context.js';
 import { validatePayload } from './validate-payload.js';
 
 /**
@@ -10,7 +11,7 @@ import { validatePayload } from './validate-payload.js';
  * is logged here and reaches the caller only as a generic INTERNAL_ERROR, so internals never leak over
  * the wire. A reply larger than the transport carries (`maxReplyBytes`: the connection's `max_payload`)
  * would be dropped on the way and leave the caller waiting for its timeout: it answers PAYLOAD_TOO_LARGE
- * instead.
+ * instead. The handler runs within the trace its request carried (`traceparent`), or outside any trace.
  */
 export async function serveCommand(
   command: AnyCommand,
@@ -20,7 +21,8 @@ export async function serveCommand(
   logger: MessagingLogger,
   maxReplyBytes: number,
 ): Promise<string> {
-  return serializeReply(await runHandler(command, handler, plain, ctx, logger), command.subject, maxReplyBytes, logger);
+  const reply = await runWithTraceContext(traceFromHeaders(ctx.headers), () => runHandler(command, handler, plain, ctx, logger));
+  return serializeReply(reply, command.subject, maxReplyBytes, logger);
 }
 
 async function runHandler(
@@ -37,7 +39,7 @@ async function runHandler(
     if (error instanceof DomainError) {
       return { ok: false, error: { code: error.code, message: error.message, details: error.details } };
     }
-    logger.error(`Handler for ${command.subject} failed: ${describeError(error)}`, error instanceof Error ? error.stack : undefined);
+    logger.error(`Handler for ${command.subject} failed${traceSuffix()}: ${describeError(error)}`, error instanceof Error ? error.stack : undefined);
     return { ok: false, error: { code: ErrorCode.INTERNAL_ERROR, message: 'Internal error' } };
   }
 }
@@ -75,6 +77,12 @@ function isReply(value: unknown): value is Reply<unknown> {
   if (candidate.ok !== false || candidate.error === null || typeof candidate.error !== 'object') return false;
   const error = candidate.error as { code?: unknown; message?: unknown };
   return typeof error.code === 'string' && typeof error.message === 'string';
+}
+
+/** ` (trace <id>)` within a trace, for log lines written through a plain-text logger. */
+export function traceSuffix(): string {
+  const context = traceContext();
+  return context ? ` (trace_id ${context.traceId})` : '';
 }
 
 export function describeError(error: unknown): string {

@@ -21,6 +21,7 @@ import { assertMessageFits, assertPayloadLimit, DEFAULT_MAX_PAYLOAD_BYTES } from
 import type { MessagingLogger } from './messaging-logger.js';
 import { assertEventSubject, subjectMatches } from './subject-filter.js';
 import { assertTailStart, startTail } from './tail-lifecycle.js';
+import { runWithTraceContext, traceContext, traceFromEvent, traceIdNote, withTraceHeaders } from './trace-context.js';
 
 export interface InProcessBusOptions {
   /** Publishing an id again within this window is a no-op (JetStream `duplicate_window`); default 2 min. */
@@ -136,7 +137,7 @@ export class InProcessBus implements Bus {
   async request<C extends AnyCommand>(command: C, payload: PayloadOf<C>, options: RequestOptions = {}): Promise<ReplyOf<C>> {
     if (this.closed) throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, 'The bus is closed');
     const wire = JSON.stringify(payload ?? null);
-    const headers = { ...options.headers };
+    const headers = withTraceHeaders(options.headers, traceContext());
     assertMessageFits(`The request on ${command.subject}`, wire, headers, this.maxPayloadBytes);
     const targets = [...(this.groups.get(command.subject)?.values() ?? [])]
       .filter((group) => group.entries.length > 0)
@@ -415,10 +416,10 @@ export class InProcessBus implements Bus {
     const run = (async () => {
       await nextTick();
       try {
-        await options.handler(event);
+        await runWithTraceContext(traceFromEvent(event.headers, event.envelope), () => options.handler(event));
         settle('ack');
       } catch (error) {
-        this.logger.warn(`Consumer ${durable.name} failed on event ${event.envelope.id} (${stored.subject}): ${describeError(error)}`);
+        this.logger.warn(`Consumer ${durable.name} failed on event ${event.envelope.id} (${stored.subject}${traceIdNote(event.envelope)}): ${describeError(error)}`);
         settle({ nakDelayMs: options.retryDelayMs ?? 1000 });
       }
     })();

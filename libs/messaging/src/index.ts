@@ -22,6 +22,26 @@ export { InProcessBus, type InProcessBusOptions } from './in-process-bus.js';
 export { MessagingModule } from './messaging.module.js';
 export type { MessagingLogger } from './messaging-logger.js';
 export { NatsBus, type NatsBusOptions } from './nats-bus.js';
+export {
+  continueTraceId,
+  formatTraceparent,
+  newSpanId,
+  newTraceId,
+  parseTraceparent,
+  runWithTraceContext,
+  sanitizeTracestate,
+  startTrace,
+  traceContext,
+  traceFromEvent,
+  traceFromHeaders,
+  traceHeaders,
+  traceparentOf,
+  withTraceHeaders,
+  TRACEPARENT_HEADER,
+  TRACESTATE_HEADER,
+  type TraceContext,
+  type Traceparent,
+} from './trace-context.js';
 export { validatePayload } from './validate-payload.js';
 export { CreateOutboxEvents1763600000000 } from './outbox/1763600000000-CreateOutboxEvents.js';
 export { newEvent, type EventRefs } from './outbox/new-event.js';

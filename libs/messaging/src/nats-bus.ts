@@ -46,6 +46,7 @@ import { assertMessageFits, DEFAULT_MAX_PAYLOAD_BYTES, messageBytes, payloadTooL
 import type { MessagingLogger } from './messaging-logger.js';
 import { assertEventSubject } from './subject-filter.js';
 import { assertTailStart, startTail } from './tail-lifecycle.js';
+import { runWithTraceContext, traceContext, traceFromEvent, traceIdNote, withTraceHeaders } from './trace-context.js';
 
 export interface NatsBusOptions {
   /** e.g. `nats://127.0.0.1:4222`, or several for a cluster. */
@@ -214,7 +215,8 @@ export class NatsBus implements Bus {
   async request<C extends AnyCommand>(command: C, payload: PayloadOf<C>, options: RequestOptions = {}): Promise<ReplyOf<C>> {
     if (!this.isUsable()) throw this.unavailable();
     const wire = JSON.stringify(payload ?? null);
-    assertMessageFits(`The request on ${command.subject}`, wire, options.headers, this.maxPayload());
+    const headers = withTraceHeaders(options.headers, traceContext());
+    assertMessageFits(`The request on ${command.subject}`, wire, headers, this.maxPayload());
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     let rejectOnLoss!: (error: DomainError) => void;
     const connectionLost = new Promise<never>((_, reject) => (rejectOnLoss = reject));
@@ -223,7 +225,7 @@ export class NatsBus implements Bus {
       const reply = await Promise.race([
         this.nc.request(this.wire(command.subject), wire, {
           timeout: timeoutMs,
-          headers: toNatsHeaders(options.headers),
+          headers: toNatsHeaders(headers),
         }),
         connectionLost,
       ]);
@@ -412,10 +414,10 @@ export class NatsBus implements Bus {
       term: () => settleWith(() => msg.term()),
     };
     try {
-      await options.handler(event);
+      await runWithTraceContext(traceFromEvent(event.headers, envelope), () => options.handler(event));
       await event.ack();
     } catch (error) {
-      this.logger.warn(`Consumer ${options.durable} failed on event ${envelope.id} (${envelope.subject}): ${describeError(error)}`);
+      this.logger.warn(`Consumer ${options.durable} failed on event ${envelope.id} (${envelope.subject}${traceIdNote(envelope)}): ${describeError(error)}`);
       await event.nak(options.retryDelayMs ?? 1000);
     }
   }

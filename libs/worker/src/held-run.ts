@@ -19,7 +19,7 @@ import {
   type WaitView,
   TERMINAL_RUN_STATUSES,
 } from '@runyard/contracts';
-import type { Bus } from '@runyard/messaging';
+import { continueTraceId, traceHeaders, type Bus, type RequestOptions, type TraceContext } from '@runyard/messaging';
 import { RunStopped, RunSuspended, type ApprovalAnswer, type Executor, type ExecutorContext, type StopReason } from './executor.js';
 import { errorMessage, type WorkerLogger } from './worker-logger.js';
 
@@ -78,6 +78,8 @@ export class HeldRun {
   private readonly claimedAt: number;
   /** The final report is on its way: the status change it causes is no news. */
   private reporting = false;
+  /** The trace of the request that created the run: every request made for it carries it on. */
+  private readonly trace: TraceContext | undefined;
 
   /** `leaseStartedAt`: when the claim was sent, so the local view of the lease never outlives the server's. */
   constructor(
@@ -88,7 +90,8 @@ export class HeldRun {
     this.runId = claimed.run.id;
     this.lease = { tenant_id: claimed.run.tenant_id, run_id: claimed.run.id, lease_token: claimed.lease_token };
     this.claimedAt = Date.parse(claimed.run.updated_at);
-    this.log = withContext(settings.logger, { run_id: claimed.run.id, attempt: claimed.run.attempt });
+    this.trace = claimed.run.trace_id ? continueTraceId(claimed.run.trace_id) : undefined;
+    this.log = withContext(settings.logger, { run_id: claimed.run.id, attempt: claimed.run.attempt, ...(this.trace ? { trace_id: this.trace.traceId } : {}) });
     this.extendLease(leaseStartedAt);
   }
 
@@ -127,8 +130,8 @@ export class HeldRun {
     if (this.state !== 'running' && !wasCancelling) return;
     this.stop('released', 'shutdown');
     try {
-      if (wasCancelling) await this.settings.bus.request(FinishCancel, this.lease);
-      else await this.settings.bus.request(ReleaseRun, this.lease);
+      if (wasCancelling) await this.send(FinishCancel, this.lease);
+      else await this.send(ReleaseRun, this.lease);
       this.log.info({}, wasCancelling ? 'cancelled run finished at shutdown' : 'run released');
     } catch (error) {
       // The lease then simply expires and the runs service recovers the run.
@@ -161,7 +164,7 @@ export class HeldRun {
   private async renew(): Promise<void> {
     const sentAt = Date.now();
     try {
-      const renewal = await this.settings.bus.request(
+      const renewal = await this.send(
         RenewLease,
         { ...this.lease, lease_ttl_ms: this.settings.leaseTtlMs },
         { timeoutMs: Math.max(1000, this.settings.heartbeatMs) },
@@ -246,7 +249,7 @@ export class HeldRun {
   private async finish<C extends typeof CompleteRun | typeof FailRun | typeof FinishCancel>(command: C, payload: PayloadOf<C>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.settings.bus.request(command, payload);
+        await this.send(command, payload);
         this.log.debug({ subject: command.subject }, 'run reported');
         return;
       } catch (error) {
@@ -330,12 +333,17 @@ export class HeldRun {
     return wait;
   }
 
+  /** Every request for this run goes through here: it carries the run's trace (`traceparent`, a new span each). */
+  private send<C extends AnyCommand>(command: C, payload: PayloadOf<C>, options: RequestOptions = {}): Promise<ReplyOf<C>> {
+    return this.settings.bus.request(command, payload, { ...options, headers: { ...options.headers, ...traceHeaders(this.trace) } });
+  }
+
   /** A write under the lease; refused here, without asking, once the run is no longer ours. */
   private async write<C extends AnyCommand>(command: C, payload: PayloadOf<C>): Promise<ReplyOf<C>> {
     if (this.state === 'suspended') throw new RunSuspended('(earlier)');
     if (!this.holdsLease()) throw new DomainError(ErrorCode.LEASE_LOST, `This worker no longer holds run ${this.runId}; nothing more is written`);
     try {
-      return await this.settings.bus.request(command, payload);
+      return await this.send(command, payload);
     } catch (error) {
       const code = codeOf(error);
       if (code !== undefined && LEASE_GONE.has(code)) this.stop('lost', 'lease_lost', `${command.subject} refused: ${code}`);

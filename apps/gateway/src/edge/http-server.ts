@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { acceptJsonBodiesOnly } from './json-body.js';
 import { generateRequestId, REQUEST_ID_HEADER } from './request-id.js';
 import { GatewayLogController } from './request-logging.js';
+import { installTraceContext } from './trace-context.js';
 
 /**
  * The Fastify server under the gateway: the app's pino logger (every `request.log` line carries the
@@ -19,11 +20,15 @@ export function createEdgeAdapter(logger: Logger, bodyLimitBytes: number): Fasti
   });
 }
 
-/** Before `app.init()`: JSON-only bodies, and the request id echoed on every response. */
+/**
+ * Before `app.init()`: JSON-only bodies, the request id echoed on every response, and the W3C trace
+ * context (`traceparent` accepted or started, answered, and around every handler).
+ */
 export function installEdgeHooks(fastify: FastifyInstance): void {
   acceptJsonBodiesOnly(fastify);
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
     done();
   });
+  installTraceContext(fastify);
 }

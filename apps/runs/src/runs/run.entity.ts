@@ -60,6 +60,10 @@ export class RunEntity {
   @Column({ type: 'text', name: 'idempotency_fingerprint', nullable: true, select: false, update: false })
   idempotencyFingerprint?: string | null;
 
+  /** The W3C trace id of the request that created the run (migration 1763800000004); workers carry it on. */
+  @Column({ type: 'text', name: 'trace_id', nullable: true, update: false })
+  traceId!: string | null;
+
   @Column('text', { nullable: true })
   input!: string | null;
 

@@ -14,6 +14,7 @@ const run: RunEntity = {
   source: 'chat',
   status: 'running',
   jumpsQueue: false,
+  traceId: null,
   input: 'hi',
   inputItems: null,
   route: { model: 'm', executor: 'echo' },
@@ -57,5 +58,13 @@ describe('toRunView', () => {
   it('gives events the tenant, owner, session and run, and leaves session out for runs without one', () => {
     expect(runEventScope(run)).toEqual({ tenant_id: run.tenantId, owner_id: run.ownerId, session_id: run.sessionId, run_id: run.id });
     expect(runEventScope({ ...run, sessionId: null })).toEqual({ tenant_id: run.tenantId, owner_id: run.ownerId, run_id: run.id });
+  });
+
+  it('gives events and the view the trace of the request that created the run, when there was one', () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    expect(runEventScope({ ...run, traceId })).toMatchObject({ trace_id: traceId });
+    expect(runEventScope(run)).not.toHaveProperty('trace_id');
+    expect(toRunView({ ...run, traceId }).trace_id).toBe(traceId);
+    expect(toRunView(run).trace_id).toBeNull();
   });
 });

@@ -31,6 +31,7 @@ export function toRunView(run: RunEntity, queuePosition: number | null = null): 
     ttl_seconds: run.ttlSeconds,
     max_duration_seconds: run.maxDurationSeconds,
     worker_id: run.workerId,
+    trace_id: run.traceId,
     output: run.output,
     failure_class: run.failureClass,
     failure_message: run.failureMessage,
@@ -45,8 +46,10 @@ export function toRunView(run: RunEntity, queuePosition: number | null = null): 
 }
 
 /** The envelope fields of every event about a run: members' streams filter on owner_id. */
-export function runEventScope(run: Pick<RunEntity, 'tenantId' | 'ownerId' | 'sessionId' | 'id'>): EventRefs {
+export function runEventScope(run: Pick<RunEntity, 'tenantId' | 'ownerId' | 'sessionId' | 'id' | 'traceId'>): EventRefs {
   const refs: EventRefs = { tenant_id: run.tenantId, owner_id: run.ownerId, run_id: run.id };
   if (run.sessionId !== null) refs.session_id = run.sessionId;
+  // The run's trace marks events written outside any trace (a claim, a sweep); within one, that one wins.
+  if (run.traceId !== null) refs.trace_id = run.traceId;
   return refs;
 }

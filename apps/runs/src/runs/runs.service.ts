@@ -18,7 +18,7 @@ import {
   type RunView,
   type SessionView,
 } from '@runyard/contracts';
-import { BUS, newEvent, TransactionalOutbox, type Bus, type OutboxEvents } from '@runyard/messaging';
+import { BUS, newEvent, traceContext, TransactionalOutbox, type Bus, type OutboxEvents } from '@runyard/messaging';
 import { decodeIdCursor, encodeIdCursor, parseTimestamp, rowsToFetch, toPage, toPlainJson } from '@runyard/persistence';
 import type { EntityManager } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
@@ -213,6 +213,8 @@ export class RunsService {
       jumpsQueue: false,
       idempotencyKey: idempotency?.key ?? null,
       idempotencyFingerprint: idempotency?.fingerprint ?? null,
+      // The trace of the request creating it (the gateway's, carried over the bus): the run keeps it.
+      traceId: traceContext()?.traceId ?? null,
       input: body.input ?? null,
       inputItems: body.input_items === undefined ? null : body.input_items.map(toStoredInputItem),
       route,

@@ -7,6 +7,7 @@ import { createLogger } from '@runyard/runtime';
 import { createRunsApp, runsEntities, runsMigrations, RUNS_SCHEMA } from '@runyard/runs';
 import { deleteNatsStream } from '@runyard/testing';
 import { createSessionsApp, sessionsEntities, sessionsMigrations, SESSIONS_SCHEMA } from '@runyard/sessions';
+import { createTranscriptsApp, transcriptsEntities, transcriptsMigrations, TRANSCRIPTS_SCHEMA, type LogsSettings } from '@runyard/transcripts';
 import { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 
@@ -18,6 +19,9 @@ export interface DistributedOptions {
   namespace: string;
   sessionsReplicas?: number;
   runsReplicas?: number;
+  transcriptsReplicas?: number;
+  /** Run log settings of every transcripts replica. */
+  logs?: Partial<LogsSettings>;
   gateway?: Partial<GatewaySettings>;
 }
 
@@ -68,6 +72,12 @@ export async function bootDistributed(options: DistributedOptions): Promise<Boot
       const bus = await connect(`runs-${i}`);
       const db = await dataSource(RUNS_SCHEMA, runsEntities, runsMigrations);
       const app: INestApplicationContext = await createRunsApp({ bus, dataSource: db, logger });
+      closers.push(() => app.close());
+    }
+    for (let i = 0; i < (options.transcriptsReplicas ?? 2); i++) {
+      const bus = await connect(`transcripts-${i}`);
+      const db = await dataSource(TRANSCRIPTS_SCHEMA, transcriptsEntities, transcriptsMigrations);
+      const app: INestApplicationContext = await createTranscriptsApp({ bus, dataSource: db, logger }, { logs: options.logs });
       closers.push(() => app.close());
     }
     const bus = await connect('gateway');

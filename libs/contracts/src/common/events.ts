@@ -10,6 +10,13 @@ export interface EventEnvelope<D = unknown> {
   owner_id?: string;
   session_id?: string;
   run_id?: string;
+  /**
+   * The W3C trace (32 lowercase hex digits) of the request that caused this event — the one a client
+   * sent or was answered in `traceparent` — or, when nothing traced caused it (a worker's claim, a
+   * sweep), the trace of the run it is about. Absent when neither is known. The full `traceparent`
+   * (with the writing span as parent) travels in the event's message headers.
+   */
+  trace_id?: string;
   occurred_at: string;
   data: D;
 }

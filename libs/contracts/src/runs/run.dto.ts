@@ -237,6 +237,13 @@ export class RunView {
   @ApiProperty({ nullable: true, type: Number }) ttl_seconds!: number | null;
   @ApiProperty({ nullable: true, type: Number }) max_duration_seconds!: number | null;
   @ApiProperty({ nullable: true, type: String, description: 'The worker holding (or last holding) the lease.' }) worker_id!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    pattern: '^[0-9a-f]{32}$',
+    description: 'The W3C trace id of the request that created the run (its `traceparent`); the run’s events and its worker’s requests carry it.',
+  })
+  trace_id!: string | null;
   @ApiProperty({ type: 'object', additionalProperties: true, nullable: true }) output!: Record<string, unknown> | null;
   @ApiProperty({ enum: FAILURE_CLASSES, nullable: true }) failure_class!: FailureClass | null;
   @ApiProperty({ nullable: true, type: String }) failure_message!: string | null;

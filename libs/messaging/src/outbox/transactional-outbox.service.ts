@@ -3,6 +3,7 @@ import { DomainError, ErrorCode, type EventEnvelope } from '@runyard/contracts';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { MessageHeaders } from '../bus.js';
 import { assertEventSubject } from '../subject-filter.js';
+import { continueTraceId, traceContext, withTraceHeaders } from '../trace-context.js';
 import { OutboxEventRepository, type OutboxRow } from './outbox-event.repository.js';
 import { OutboxRelay } from './outbox-relay.service.js';
 
@@ -15,6 +16,10 @@ export const MAX_EVENT_BYTES = 900 * 1024;
 
 /** Collects the events of one unit of work; they are written when the work succeeds. */
 export interface OutboxEvents {
+  /**
+   * Stores `envelope` with `headers`, plus a `traceparent` for the envelope's `trace_id` (a new span
+   * in it, with the current `tracestate` when the work runs in that trace) unless `headers` give one.
+   */
   add(envelope: EventEnvelope, headers?: MessageHeaders): void;
 }
 
@@ -44,7 +49,7 @@ export class TransactionalOutbox {
         if (Buffer.byteLength(JSON.stringify(envelope), 'utf8') > MAX_EVENT_BYTES) {
           throw new DomainError(ErrorCode.PAYLOAD_TOO_LARGE, `too large to record: the ${envelope.subject} event would exceed ${MAX_EVENT_BYTES} bytes`);
         }
-        collected.push({ envelope, headers: { ...headers } });
+        collected.push({ envelope, headers: eventTraceHeaders(envelope, headers) });
       },
     };
     let result: T;
@@ -61,4 +66,11 @@ export class TransactionalOutbox {
     if (collected.length > 0) this.relay.nudge();
     return result;
   }
+}
+
+/** The headers an event is stored (and published) with: the caller's, plus its trace's. */
+function eventTraceHeaders(envelope: EventEnvelope, headers: MessageHeaders): MessageHeaders {
+  if (envelope.trace_id === undefined) return { ...headers };
+  const current = traceContext();
+  return withTraceHeaders(headers, current?.traceId === envelope.trace_id ? current : continueTraceId(envelope.trace_id));
 }

@@ -1,0 +1,55 @@
+import { IsLogLevel, IsNatsNamespace, IsNatsUrl, IsPort, IsPostgresUrl, type LogLevel } from '@runyard/config';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+
+/** What the migration job needs: the database only. */
+export class TranscriptsDatabaseEnv {
+  @IsPostgresUrl()
+  DATABASE_URL!: string;
+
+  @IsLogLevel()
+  LOG_LEVEL: LogLevel = 'info';
+}
+
+/** The transcripts service in distributed mode. */
+export class TranscriptsEnv extends TranscriptsDatabaseEnv {
+  @IsNatsUrl()
+  NATS_URL!: string;
+
+  /** Prefix that separates deployments sharing one NATS (subjects, streams, durables). */
+  @IsOptional()
+  @IsNatsNamespace()
+  NATS_NAMESPACE?: string;
+
+  /** Port of /healthz and /readyz. */
+  @IsPort()
+  PORT = 8083;
+
+  /** After a run ends, its log takes lines this much longer (batches still in flight), then closes. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  LOG_CLOSE_GRACE_MS = 10_000;
+
+  /** Lines one run's log may hold. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(10)
+  @Max(100_000_000)
+  LOG_MAX_LINES_PER_RUN = 100_000;
+
+  /** Bytes of text one run's log may hold. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  @Max(64 * 1024 * 1024 * 1024)
+  LOG_MAX_BYTES_PER_RUN = 64 * 1024 * 1024;
+
+  /** Bytes of log text one tenant may append per minute, per replica. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  @Max(1024 * 1024 * 1024 * 1024)
+  LOG_TENANT_BYTES_PER_MINUTE = 256 * 1024 * 1024;
+}

@@ -1,0 +1,51 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { BUS, MessagingModule, OutboxRelay, TransactionalOutbox, type Bus } from '@runyard/messaging';
+import { DataSource } from 'typeorm';
+import { LogCloser } from './logs/log-closer.service.js';
+import { LOGS_SETTINGS, type LogsSettings } from './logs/logs-settings.js';
+import { LogsHandler } from './logs/logs.handler.js';
+import { LogsRepository } from './logs/logs.repository.js';
+import { LogsService } from './logs/logs.service.js';
+import { RunEndingsConsumer } from './logs/run-endings.consumer.js';
+import { TenantLogBudget } from './logs/tenant-log-budget.js';
+
+/** Queue group shared by every replica of the transcripts service: each request goes to one of them. */
+export const TRANSCRIPTS_QUEUE_GROUP = 'transcripts';
+
+export interface TranscriptsSettings {
+  logs: LogsSettings;
+}
+
+export interface TranscriptsModuleDeps {
+  bus: Bus;
+  /** Initialised and migrated; owned (and closed) by the caller. */
+  dataSource: DataSource;
+  settings: TranscriptsSettings;
+}
+
+/**
+ * The transcripts service: one folder per feature (logs now; transcript segments and trace spans
+ * next), each with its handler, service and repository, over the bus and data source it is given.
+ */
+@Module({})
+export class TranscriptsModule {
+  static register(deps: TranscriptsModuleDeps): DynamicModule {
+    return {
+      module: TranscriptsModule,
+      imports: [MessagingModule.forFeature({ queueGroup: TRANSCRIPTS_QUEUE_GROUP })],
+      providers: [
+        { provide: BUS, useValue: deps.bus },
+        { provide: DataSource, useValue: deps.dataSource },
+        { provide: LOGS_SETTINGS, useValue: { ...deps.settings.logs } },
+        OutboxRelay,
+        TransactionalOutbox,
+        LogsRepository,
+        TenantLogBudget,
+        LogsService,
+        LogsHandler,
+        RunEndingsConsumer,
+        LogCloser,
+      ],
+    };
+  }
+}
