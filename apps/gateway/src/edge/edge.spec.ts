@@ -16,6 +16,7 @@ import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, NestFactory } from '@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DomainError, ErrorCode, ListMessagesQuery } from '@runyard/contracts';
 import { expectEventually } from '@runyard/testing';
+import { traceContext, type TraceContext } from '@runyard/messaging';
 import { IsString, MaxLength } from 'class-validator';
 import type { FastifyRequest } from 'fastify';
 import { Writable } from 'node:stream';
@@ -48,12 +49,16 @@ class NoteBody {
 const calls = { create: 0 };
 let failNext: Error | undefined;
 
+/** The trace the last `create` ran in. */
+let handlerTrace: TraceContext | undefined;
+
 @Controller('v1/notes')
 class NotesController {
   @Post()
   @HttpCode(201)
   create(@Body() body: NoteBody): { id: string; text: string } {
     calls.create += 1;
+    handlerTrace = traceContext();
     if (failNext) {
       const failure = failNext;
       failNext = undefined;
@@ -279,6 +284,22 @@ describe('the edge over HTTP', () => {
     expect(line).toMatchObject({ method: 'GET', route: '/v1/notes/:id', status: 404, tenant_id: 'tenant-1', principal_id: 'principal-1' });
     expect(line.duration_ms).toEqual(expect.any(Number));
     expect(JSON.stringify(logLines)).not.toContain('test-key');
+  });
+
+  it('continues a valid traceparent: the handler runs in it, the answer names it, and the log line carries its id', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const response = await send('POST', '/v1/notes', json({ text: 'traced' }, { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, 'x-request-id': 'trace-1' }));
+
+    expect(response.status).toBe(201);
+    expect(response.headers.get('traceparent')).toMatch(new RegExp(`^00-${traceId}-(?!00f067aa0ba902b7)[0-9a-f]{16}-01$`));
+    expect(handlerTrace?.traceId).toBe(traceId);
+    await expectEventually(() => expect(logLines).toContainEqual(expect.objectContaining({ request_id: 'trace-1', trace_id: traceId, msg: 'request completed' })));
+
+    const fresh = await send('POST', '/v1/notes', json({ text: 'untraced' }, { traceparent: 'not-a-traceparent' }));
+    const freshId = /^00-([0-9a-f]{32})-[0-9a-f]{16}-01$/.exec(fresh.headers.get('traceparent') ?? '')?.[1];
+    expect(freshId).toBeDefined();
+    expect(freshId).not.toBe(traceId);
+    expect(handlerTrace?.traceId).toBe(freshId);
   });
 
   it('limits each API key and answers 429 with Retry-After and RateLimit headers', async () => {

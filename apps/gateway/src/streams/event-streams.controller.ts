@@ -12,7 +12,7 @@ const SSE_FORMAT =
   'Server-Sent Events (`text/event-stream`). It starts with `retry: <ms>`, then a `ready` event (data `{}`) whose `id:` is ' +
   'the position the stream starts from. Each event has `id:` (an opaque cursor), ' +
   '`event:` (its type: the subject without service and version, e.g. `run.status_changed`, `message.appended`) and ' +
-  '`data:` (the event envelope as JSON: id, subject, tenant_id, owner_id, session_id, run_id, occurred_at, data). ' +
+  '`data:` (the event envelope as JSON: id, subject, tenant_id, owner_id, session_id, run_id, trace_id, occurred_at, data). ' +
   '`: ping` comments keep the connection open; when the stream has passed events the caller does not see, a `heartbeat` ' +
   'event (data `{}`) takes the ping\'s place and moves the cursor on. Resume with `Last-Event-ID` (or `last_event_id`): the ' +
   'stream continues strictly after that position, losing and repeating nothing. When that is impossible (the cursor is older ' +

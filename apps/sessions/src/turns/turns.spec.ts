@@ -103,6 +103,7 @@ function fakeRun(payload: CreateRunPayload): RunView {
     ttl_seconds: null,
     max_duration_seconds: null,
     worker_id: null,
+    trace_id: null,
     output: null,
     failure_class: null,
     failure_message: null,
