@@ -17,7 +17,7 @@ export const COMMANDS: readonly CommandSpec[] = [...loginCommands, ...sessionsCo
 const GROUPS: Record<string, string> = {
   login: 'Store the server URL and API key',
   sessions: 'Sessions: create, list, show, send a turn and follow its run, archive',
-  runs: 'Runs: list, show, cancel, plan steps, logs, waits, approve/deny/respond',
+  runs: 'Runs: list, show, cancel, plan steps, logs, trace, waits, approve/deny/respond',
   events: 'Follow the live event stream',
   keys: 'API keys: create, list, revoke',
   audit: 'The audit trail (tenant admins)',

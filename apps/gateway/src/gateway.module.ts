@@ -19,6 +19,7 @@ import { AuthGuard } from './identity/auth.guard.js';
 import { Public } from './identity/auth.decorators.js';
 import { IdentityModule } from './identity/identity.module.js';
 import { RunEventsController } from './runs/run-events.controller.js';
+import { RunTraceController } from './traces/run-trace.controller.js';
 import { RunStepsController } from './runs/run-steps.controller.js';
 import { RunWaitsController } from './runs/run-waits.controller.js';
 import { RunsController } from './runs/runs.controller.js';
@@ -27,6 +28,7 @@ import { MessagesController } from './sessions/messages.controller.js';
 import { SessionsController } from './sessions/sessions.controller.js';
 import { TurnsController } from './sessions/turns.controller.js';
 import { LogsModule } from './logs/logs.module.js';
+import { TranscriptSegmentsModule } from './transcripts/transcript-segments.module.js';
 import { StreamsModule } from './streams/streams.module.js';
 
 // Probes must answer without a key (Kubernetes has none); the controller lives in @runyard/runtime.
@@ -47,8 +49,8 @@ export class GatewayModule {
     const { readinessChecks, ...dependencies } = options;
     return {
       module: GatewayModule,
-      imports: [GatewayDependenciesModule.forRoot(dependencies), HealthModule.forRoot(readinessChecks), IdentityModule, AuditModule, StreamsModule, LogsModule],
-      controllers: [SessionsController, MessagesController, TurnsController, RunsController, SessionRunsController, RunStepsController, RunWaitsController, RunEventsController],
+      imports: [GatewayDependenciesModule.forRoot(dependencies), HealthModule.forRoot(readinessChecks), IdentityModule, AuditModule, StreamsModule, LogsModule, TranscriptSegmentsModule],
+      controllers: [SessionsController, MessagesController, TurnsController, RunsController, SessionRunsController, RunStepsController, RunWaitsController, RunEventsController, RunTraceController],
       providers: [
         ServiceClient,
         {

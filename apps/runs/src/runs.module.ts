@@ -9,6 +9,7 @@ import { RunEventsRepository } from './run-events/run-events.repository.js';
 import { RunEventsService } from './run-events/run-events.service.js';
 import { RunReportsService } from './run-events/run-reports.service.js';
 import { LeaseGuard } from './runs/lease-guard.js';
+import { LeaseCheckHandler } from './runs/lease-check.handler.js';
 import { LogAccessHandler } from './runs/log-access.handler.js';
 import { RunSweeper } from './runs/run-sweeper.service.js';
 import { LeasesService } from './runs/leases.service.js';
@@ -55,6 +56,7 @@ export class RunsModule {
         LeasesService,
         WorkersHandler,
         LogAccessHandler,
+        LeaseCheckHandler,
         RunSweeper,
         PlanStepsRepository,
         PlanStepsService,

@@ -33,6 +33,13 @@ export class StandaloneEnv {
   @Max(1000)
   RUNYARD_WORKER_CONCURRENCY = 4;
 
+  /** Days a transcript segment is kept (its `expires_at`); 0 keeps it. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(36_500)
+  TRANSCRIPT_RETENTION_DAYS = 90;
+
   @IsLogLevel()
   LOG_LEVEL: LogLevel = 'info';
 }

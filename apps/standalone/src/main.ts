@@ -16,6 +16,7 @@ async function main(): Promise<void> {
     logLevel: env.LOG_LEVEL,
     // The embedded worker runs the built-in executors, so a turn completes with nothing else running.
     worker: env.RUNYARD_WORKER ? { concurrency: env.RUNYARD_WORKER_CONCURRENCY } : undefined,
+    segments: { retentionDays: { transcripts: env.TRANSCRIPT_RETENTION_DAYS === 0 ? null : env.TRANSCRIPT_RETENTION_DAYS } },
   });
 
   // Printed to the terminal, not the structured log: log lines may be shipped to storage, and the

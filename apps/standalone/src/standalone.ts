@@ -8,7 +8,7 @@ import { createServiceDataSource, openEmbeddedPostgres, runMigrations } from '@r
 import { createLogger } from '@runyard/runtime';
 import { createRunsApp, runsEntities, runsMigrations, RUNS_SCHEMA } from '@runyard/runs';
 import { createSessionsApp, sessionsEntities, sessionsMigrations, SESSIONS_SCHEMA } from '@runyard/sessions';
-import { createTranscriptsApp, transcriptsEntities, transcriptsMigrations, TRANSCRIPTS_SCHEMA, type LogsSettings } from '@runyard/transcripts';
+import { createTranscriptsApp, transcriptsEntities, transcriptsMigrations, TRANSCRIPTS_SCHEMA, type LogsSettings, type SegmentsSettings } from '@runyard/transcripts';
 import { builtInExecutors, Worker } from '@runyard/worker';
 import type { DataSource } from 'typeorm';
 
@@ -23,6 +23,8 @@ export interface StandaloneOptions {
   gateway?: Partial<Omit<GatewaySettings, 'bootstrapApiKey'>>;
   /** Run log settings of the transcripts service (limits, closing grace); defaults otherwise. */
   logs?: Partial<LogsSettings>;
+  /** Transcript segment settings (retention per class); defaults otherwise. */
+  segments?: Partial<SegmentsSettings>;
   /**
    * An embedded worker with the built-in executors (echo, script), started after the services, so
    * runs get executed with nothing else running. Absent: no worker — runs stay pending until an
@@ -112,7 +114,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Runni
 
     apps.push(await createSessionsApp({ bus, dataSource: sessionsDb, logger: createLogger('sessions', logLevel) }));
     apps.push(await createRunsApp({ bus, dataSource: runsDb, logger: createLogger('runs', logLevel) }));
-    apps.push(await createTranscriptsApp({ bus, dataSource: transcriptsDb, logger: createLogger('transcripts', logLevel) }, { logs: options.logs }));
+    apps.push(await createTranscriptsApp({ bus, dataSource: transcriptsDb, logger: createLogger('transcripts', logLevel) }, { logs: options.logs, segments: options.segments }));
 
     const readinessChecks = gatewayReadinessChecks({ dataSource: gatewayDb, bus });
     const { app, generatedSystemKey } = await createGatewayApp({

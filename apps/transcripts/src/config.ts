@@ -52,4 +52,11 @@ export class TranscriptsEnv extends TranscriptsDatabaseEnv {
   @Min(1024)
   @Max(1024 * 1024 * 1024 * 1024)
   LOG_TENANT_BYTES_PER_MINUTE = 256 * 1024 * 1024;
+
+  /** Days a transcript segment (retention class `transcripts`) is kept; 0 keeps it (expires_at null). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(36_500)
+  TRANSCRIPT_RETENTION_DAYS = 90;
 }

@@ -11,3 +11,4 @@ export {
 } from './transcripts.app.js';
 export { TRANSCRIPTS_QUEUE_GROUP } from './transcripts.module.js';
 export { DEFAULT_LOGS_SETTINGS, type LogsSettings } from './logs/logs-settings.js';
+export { DEFAULT_SEGMENTS_SETTINGS, type SegmentsSettings } from './segments/segments-settings.js';

@@ -29,6 +29,7 @@ async function main(): Promise<void> {
         maxBytesPerRun: config.LOG_MAX_BYTES_PER_RUN,
         tenantBytesPerMinute: config.LOG_TENANT_BYTES_PER_MINUTE,
       },
+      segments: { retentionDays: { transcripts: config.TRANSCRIPT_RETENTION_DAYS === 0 ? null : config.TRANSCRIPT_RETENTION_DAYS } },
     },
   );
   logger.info({ port: config.PORT }, 'transcripts service started');

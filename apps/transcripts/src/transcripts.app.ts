@@ -6,6 +6,8 @@ import { createServiceDataSource, pingDatabase, type DatabaseTarget } from '@run
 import { HealthModule, NestPinoLogger, type Logger, type ReadinessCheck } from '@runyard/runtime';
 import type { DataSource } from 'typeorm';
 import { DEFAULT_LOGS_SETTINGS, type LogsSettings } from './logs/logs-settings.js';
+import { DEFAULT_SEGMENTS_SETTINGS, type SegmentsSettings } from './segments/segments-settings.js';
+import { DEFAULT_TRACES_SETTINGS, type TracesSettings } from './traces/traces-settings.js';
 import { transcriptsMigrations } from './migrations/index.js';
 import { TranscriptsModule } from './transcripts.module.js';
 
@@ -33,6 +35,10 @@ export interface TranscriptsAppOptions {
   readinessChecks?: ReadinessCheck[];
   /** Defaults: DEFAULT_LOGS_SETTINGS. */
   logs?: Partial<LogsSettings>;
+  /** Defaults: DEFAULT_TRACES_SETTINGS. */
+  traces?: Partial<TracesSettings>;
+  /** Defaults: DEFAULT_SEGMENTS_SETTINGS (segments of class `transcripts` kept 90 days). */
+  segments?: Partial<SegmentsSettings>;
 }
 
 /** Ready when the database answers and the bus is connected. */
@@ -53,7 +59,7 @@ class TranscriptsAppModule {}
  */
 export async function createTranscriptsApp(deps: TranscriptsAppDeps, options: TranscriptsAppOptions = {}): Promise<INestApplicationContext> {
   const logger = new NestPinoLogger(deps.logger);
-  const settings = { logs: { ...DEFAULT_LOGS_SETTINGS, ...options.logs } };
+  const settings = { logs: { ...DEFAULT_LOGS_SETTINGS, ...options.logs }, traces: { ...DEFAULT_TRACES_SETTINGS, ...options.traces }, segments: { ...DEFAULT_SEGMENTS_SETTINGS, ...options.segments } };
   const imports = [TranscriptsModule.register({ bus: deps.bus, dataSource: deps.dataSource, settings })];
   if (options.httpPort === undefined) {
     const app = await NestFactory.createApplicationContext({ module: TranscriptsAppModule, imports } satisfies DynamicModule, { logger });

@@ -8,12 +8,24 @@ import { LogsRepository } from './logs/logs.repository.js';
 import { LogsService } from './logs/logs.service.js';
 import { RunEndingsConsumer } from './logs/run-endings.consumer.js';
 import { TenantLogBudget } from './logs/tenant-log-budget.js';
+import { DEFAULT_SEGMENTS_SETTINGS, SEGMENTS_SETTINGS, type SegmentsSettings } from './segments/segments-settings.js';
+import { SegmentsHandler } from './segments/segments.handler.js';
+import { SegmentsRepository } from './segments/segments.repository.js';
+import { SegmentsService } from './segments/segments.service.js';
+import { DEFAULT_TRACES_SETTINGS, TRACES_SETTINGS, type TracesSettings } from './traces/traces-settings.js';
+import { TracesHandler } from './traces/traces.handler.js';
+import { TracesRepository } from './traces/traces.repository.js';
+import { TracesService } from './traces/traces.service.js';
 
 /** Queue group shared by every replica of the transcripts service: each request goes to one of them. */
 export const TRANSCRIPTS_QUEUE_GROUP = 'transcripts';
 
 export interface TranscriptsSettings {
   logs: LogsSettings;
+  /** Defaults: DEFAULT_TRACES_SETTINGS. */
+  traces?: TracesSettings;
+  /** Defaults: DEFAULT_SEGMENTS_SETTINGS. */
+  segments?: SegmentsSettings;
 }
 
 export interface TranscriptsModuleDeps {
@@ -45,6 +57,14 @@ export class TranscriptsModule {
         LogsHandler,
         RunEndingsConsumer,
         LogCloser,
+        { provide: TRACES_SETTINGS, useValue: { ...(deps.settings.traces ?? DEFAULT_TRACES_SETTINGS) } },
+        TracesRepository,
+        TracesService,
+        TracesHandler,
+        { provide: SEGMENTS_SETTINGS, useValue: { ...(deps.settings.segments ?? DEFAULT_SEGMENTS_SETTINGS) } },
+        SegmentsRepository,
+        SegmentsService,
+        SegmentsHandler,
       ],
     };
   }

@@ -1,4 +1,5 @@
-import type { Evidence, PlanStepStatus, PlanStepView, RunView, WaitView } from '@runyard/contracts';
+import type { Evidence, PlanStepStatus, PlanStepView, RunView, TraceSpanKind, TranscriptSegmentKind, TranscriptSegmentView, WaitView } from '@runyard/contracts';
+import type { RunLogLineOptions } from './run-log.js';
 import type { WorkerLogger } from './worker-logger.js';
 
 /**
@@ -39,6 +40,13 @@ export interface InputRequest {
   timeoutSeconds?: number;
 }
 
+export interface SummaryOptions {
+  /** Default `execution`. */
+  kind?: TranscriptSegmentKind;
+  /** A JSON object (at most 16 KiB). */
+  metadata?: Record<string, unknown>;
+}
+
 export interface ApprovalAnswer {
   approved: boolean;
   decision: 'approved' | 'denied';
@@ -57,7 +65,16 @@ export interface ExecutorContext {
   readonly steps: readonly PlanStepView[];
   /** The run's waits as of the claim; answered ones carry their answers. */
   readonly waits: readonly WaitView[];
-  readonly log: WorkerLogger;
+  /** The worker's own process log, the run's id attached (operators' diagnostics; not the run's log). */
+  readonly logger: WorkerLogger;
+  /**
+   * Appends a line to the run's log (stream default `agent`, level default `info`). Does not wait for
+   * the network: lines are buffered and sent in batches (by size and every 200 ms), and every line
+   * is delivered before the run's outcome is reported. While the transcripts service cannot be
+   * reached, lines stay buffered; past the buffer's bound (20,000 lines or 16 MiB) the promise
+   * resolves only once there is room again — await it to be held back instead of growing memory.
+   */
+  log(text: string, options?: RunLogLineOptions): Promise<void>;
   /** Adds the step with `key` (title required then) or updates it. */
   step(key: string, update: StepUpdate): Promise<PlanStepView>;
   /**
@@ -72,6 +89,26 @@ export interface ExecutorContext {
   progress(message?: string, data?: Record<string, unknown>): Promise<void>;
   /** An assistant message into the run's session chat, once per key. */
   postMessage(key: string, content: string, metadata?: Record<string, unknown>): Promise<void>;
+  /**
+   * A transcript segment for the run (kind `execution` unless given): a derived summary of what it
+   * did, stored by the transcripts service while this worker holds the lease. Once per key.
+   */
+  summary(key: string, content: string, options?: SummaryOptions): Promise<TranscriptSegmentView>;
+  /**
+   * Records a trace span around `work` (a tool call, a model call…): its start, end, and status from
+   * the outcome (`error` with the message when it throws; the error is rethrown), under the span it is
+   * called in (the run's execution span at the top). Attributes are bounded (long strings cut); add
+   * results with `span.setAttributes`. Spans are sent in batches; recording them never fails the run.
+   */
+  span<T>(name: string, kind: TraceSpanKind, work: (span: SpanHandle) => Promise<T>, attributes?: Record<string, unknown>): Promise<T>;
+}
+
+/** The span `ctx.span` runs its work in. */
+export interface SpanHandle {
+  readonly traceId: string;
+  readonly spanId: string;
+  /** Merged into the span's attributes (recorded when it ends). */
+  setAttributes(attributes: Record<string, unknown>): void;
 }
 
 /**

@@ -4,6 +4,7 @@ import { parseTraceparent, runWithTraceContext, startTrace, type Bus, type Messa
 import { newTenant, startRunsFixture, uniqueExecutor, type RunsFixture } from '@runyard/runs/testing';
 import { expectEventually } from '@runyard/testing';
 import { echoExecutor } from './executors/echo.executor.js';
+import { LogSink } from './log-sink.fixture.js';
 import { Worker } from './worker.js';
 
 // A run keeps the trace of the request that created it, and its worker carries that trace on in
@@ -13,6 +14,8 @@ const workers: Worker[] = [];
 
 beforeAll(async () => {
   fixture = await startRunsFixture();
+  // Echo logs a line: something must take it (the transcripts service is not part of this fixture).
+  await LogSink.start(fixture.bus);
 }, 60_000);
 
 afterEach(async () => {

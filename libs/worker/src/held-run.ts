@@ -1,10 +1,13 @@
 import {
+  AppendLogLines,
   CompleteRun,
   DomainError,
   ErrorCode,
   FailRun,
   FinishCancel,
   PostRunMessage,
+  RecordTraceSpans,
+  PostRunTranscriptSegment,
   ReleaseRun,
   RenewLease,
   ReportProgress,
@@ -21,6 +24,9 @@ import {
 } from '@runyard/contracts';
 import { continueTraceId, traceHeaders, type Bus, type RequestOptions, type TraceContext } from '@runyard/messaging';
 import { RunStopped, RunSuspended, type ApprovalAnswer, type Executor, type ExecutorContext, type StopReason } from './executor.js';
+import { logProducerId, RunLog } from './run-log.js';
+import { runSpanEnd } from './spans/run-span-end.js';
+import { RunSpans } from './spans/run-spans.js';
 import { errorMessage, type WorkerLogger } from './worker-logger.js';
 
 /**
@@ -42,6 +48,8 @@ export interface HeldRunSettings {
   heartbeatMs: number;
   logger: WorkerLogger;
 }
+
+type WaitFields = { prompt: string; details?: Record<string, unknown>; schema?: Record<string, unknown>; timeout_seconds?: number };
 
 type Outcome = { kind: 'output'; output: unknown } | { kind: 'error'; error: unknown };
 
@@ -80,6 +88,10 @@ export class HeldRun {
   private reporting = false;
   /** The trace of the request that created the run: every request made for it carries it on. */
   private readonly trace: TraceContext | undefined;
+  /** `ctx.log`: the run's log lines, buffered and sent in batches by this claim. */
+  private readonly runLog: RunLog;
+  /** The trace spans of this claim: its execution, the executor's `ctx.span`s, steps, waits and reports. */
+  private readonly spans: RunSpans;
 
   /** `leaseStartedAt`: when the claim was sent, so the local view of the lease never outlives the server's. */
   constructor(
@@ -93,23 +105,36 @@ export class HeldRun {
     this.trace = claimed.run.trace_id ? continueTraceId(claimed.run.trace_id) : undefined;
     this.log = withContext(settings.logger, { run_id: claimed.run.id, attempt: claimed.run.attempt, ...(this.trace ? { trace_id: this.trace.traceId } : {}) });
     this.extendLease(leaseStartedAt);
+    this.runLog = new RunLog({
+      send: (payload, options) => this.send(AppendLogLines, payload, options),
+      tenantId: claimed.run.tenant_id,
+      runId: claimed.run.id,
+      producerId: logProducerId(settings.workerId, claimed.lease_token),
+      logger: this.log,
+    });
+    this.spans = new RunSpans({ send: (payload) => this.send(RecordTraceSpans, payload), tenantId: claimed.run.tenant_id, runId: claimed.run.id, traceId: this.trace?.traceId, logger: this.log });
   }
 
   /** Runs the executor and reports its outcome; resolves when the run no longer needs this worker. */
   async execute(executor: Executor): Promise<void> {
     this.scheduleHeartbeat();
+    this.spans.startRun({ 'run.attempt': this.claimed.run.attempt, 'run.executor': this.claimed.run.route.executor, 'worker.id': this.settings.workerId });
     let outcome: Outcome;
     try {
       outcome = { kind: 'output', output: await Promise.resolve().then(() => executor(this.context())) };
     } catch (error) {
       outcome = { kind: 'error', error };
     }
+    await this.deliverLog();
     this.reporting = true;
+    const stateBeforeReport = this.state;
     try {
       await this.report(outcome);
     } finally {
+      const stateAfterReport = this.state;
       if (this.holdsLease()) this.state = 'done';
       this.stopTimers();
+      await this.spans.endRun(runSpanEnd(outcome, stateBeforeReport, stateAfterReport));
     }
   }
 
@@ -246,7 +271,12 @@ export class HeldRun {
    * finds the run ended was most likely preceded by an attempt that arrived). A cancel that raced in
    * turns a completion or failure into FinishCancel (the run can only be cancelled now).
    */
-  private async finish<C extends typeof CompleteRun | typeof FailRun | typeof FinishCancel>(command: C, payload: PayloadOf<C>): Promise<void> {
+  private finish<C extends typeof CompleteRun | typeof FailRun | typeof FinishCancel>(command: C, payload: PayloadOf<C>): Promise<void> {
+    const status = command.subject === CompleteRun.subject ? 'completed' : command.subject === FailRun.subject ? 'failed' : 'cancelled';
+    return this.spans.stateChange(`run ${status}`, { 'run.status': status }, () => this.sendFinish(command, payload));
+  }
+
+  private async sendFinish<C extends typeof CompleteRun | typeof FailRun | typeof FinishCancel>(command: C, payload: PayloadOf<C>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.send(command, payload);
@@ -282,6 +312,19 @@ export class HeldRun {
     }
   }
 
+  /**
+   * The run's last log lines are delivered before its outcome is reported (the log closes a grace
+   * period after the run ends). While the transcripts service is down they get one lease TTL — the
+   * heartbeat keeps the lease meanwhile — then they are given up with a warning naming how many.
+   */
+  private async deliverLog(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<true>((resolve) => (timer = setTimeout(() => resolve(true), this.settings.leaseTtlMs)));
+    const late = await Promise.race([this.runLog.flush().then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (late) this.runLog.abandon(`not acknowledged within ${this.settings.leaseTtlMs} ms of the executor's end`);
+  }
+
   // ---- what the executor sees ----
 
   private context(): ExecutorContext {
@@ -291,8 +334,13 @@ export class HeldRun {
       signal: this.abort.signal,
       steps: this.claimed.steps ?? [],
       waits: this.claimed.waits ?? [],
-      log: this.log,
-      step: (key, update) => this.write(UpsertPlanStep, { ...this.lease, key, ...update }),
+      logger: this.log,
+      log: (text, options) => this.runLog.append(text, options),
+      step: (key, update) =>
+        this.spans.stateChange(`step ${key}`, { 'step.key': key, ...(update.status === undefined ? {} : { 'step.status': update.status }) }, () =>
+          this.write(UpsertPlanStep, { ...this.lease, key, ...update }),
+        ),
+      span: (name, kind, work, attributes) => this.spans.span(name, kind, work, attributes),
       requestApproval: async ({ key, prompt, details, timeoutSeconds }) => {
         const wait = await this.requestWait('approval', key, { prompt, details, timeout_seconds: timeoutSeconds });
         return approvalAnswer(wait);
@@ -309,18 +357,20 @@ export class HeldRun {
       postMessage: async (key, content, metadata) => {
         await this.write(PostRunMessage, { ...this.lease, key, content, metadata });
       },
+      summary: (key, content, options = {}) => this.write(PostRunTranscriptSegment, { ...this.lease, key, kind: options.kind ?? 'execution', content, metadata: options.metadata }),
     };
   }
 
   /**
    * The answered wait with `key`: from the claim when a resumed run asks again, else from the runs
-   * service, which opens it (and suspends the run: RunSuspended) or returns the one it has.
+   * service, which opens it (and suspends the run: RunSuspended) or returns the one it has. Traced as
+   * an `approval` span (request → suspension; the pass that resumes adds the answer to it).
    */
-  private async requestWait(
-    kind: WaitKind,
-    key: string,
-    fields: { prompt: string; details?: Record<string, unknown>; schema?: Record<string, unknown>; timeout_seconds?: number },
-  ): Promise<WaitView> {
+  private requestWait(kind: WaitKind, key: string, fields: WaitFields): Promise<WaitView> {
+    return this.spans.wait(kind, key, () => this.openOrFindWait(kind, key, fields));
+  }
+
+  private async openOrFindWait(kind: WaitKind, key: string, fields: WaitFields): Promise<WaitView> {
     const known = (this.claimed.waits ?? []).find((wait) => wait.key === key);
     if (known !== undefined && known.kind !== kind) throw new Error(`wait "${key}" is an ${known.kind} request, not an ${kind} request`);
     if (known?.status === 'answered') return known;

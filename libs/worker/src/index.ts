@@ -39,11 +39,14 @@ export {
   type Executor,
   type ExecutorContext,
   type InputRequest,
+  type SpanHandle,
   type StepUpdate,
+  type SummaryOptions,
   type StopReason,
 } from './executor.js';
 export { echoExecutor, inputText } from './executors/echo.executor.js';
 export { parseScenario, scriptExecutor, type Scenario, type ScriptItem } from './executors/script.executor.js';
+export { logProducerId, RunLog, type RunLogLineOptions, type RunLogSettings, type SendAppend } from './run-log.js';
 export { Worker, type StopOptions, type WorkerOptions } from './worker.js';
 export { silentLogger, type WorkerLogger } from './worker-logger.js';
 

@@ -1,4 +1,4 @@
-import { DomainError, ErrorCode, RenewLease, type AnyCommand, type EventEnvelope, type PayloadOf, type ReplyOf } from '@runyard/contracts';
+import { DomainError, ErrorCode, RecordTraceSpans, RenewLease, type AnyCommand, type EventEnvelope, type PayloadOf, type ReplyOf, type TraceSpanInput } from '@runyard/contracts';
 import type { Bus, BusStatus, CommandHandlerFn, ConsumeOptions, EventLogInfo, MessageHeaders, Registration, RequestOptions, Tail, TailOptions } from '@runyard/messaging';
 
 export interface RecordedRequest {
@@ -15,6 +15,8 @@ export interface RecordedRequest {
  */
 export class RecordingBus implements Bus {
   readonly requests: RecordedRequest[] = [];
+  /** Trace spans the worker sent, in order (taken here: these tests run no transcripts service). */
+  readonly spans: TraceSpanInput[] = [];
   /** Calls of `tail()`, refused ones included. */
   tailAttempts = 0;
   private holding = false;
@@ -59,6 +61,11 @@ export class RecordingBus implements Bus {
   }
 
   async request<C extends AnyCommand>(command: C, payload: PayloadOf<C>, options?: RequestOptions): Promise<ReplyOf<C>> {
+    if (command.subject === RecordTraceSpans.subject) {
+      const { spans } = payload as PayloadOf<typeof RecordTraceSpans>;
+      this.spans.push(...spans);
+      return { recorded: spans.length, refused: 0, limit_reached: false } as ReplyOf<C>;
+    }
     const entry: RecordedRequest = { subject: command.subject, payload };
     this.requests.push(entry);
     if (command.subject === RenewLease.subject && this.holding) await new Promise<void>((resolve) => this.heldBack.push(resolve));

@@ -21,6 +21,7 @@ import { expectEventually } from '@runyard/testing';
 import type { RunStopped, StopReason } from './executor.js';
 import { echoExecutor } from './executors/echo.executor.js';
 import { scriptExecutor } from './executors/script.executor.js';
+import { LogSink } from './log-sink.fixture.js';
 import { RecordingBus } from './recording-bus.fixture.js';
 import type { WorkerLogger } from './worker-logger.js';
 import { Worker, type WorkerOptions } from './worker.js';
@@ -32,6 +33,8 @@ const workers: Worker[] = [];
 
 beforeAll(async () => {
   fixture = await startRunsFixture();
+  // Run logs (ctx.log; echo writes one line) are delivered before a run's outcome: something must take them.
+  await LogSink.start(fixture.bus);
 }, 60_000);
 
 afterEach(async () => {

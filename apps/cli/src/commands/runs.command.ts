@@ -5,6 +5,7 @@ import { paintStatus, renderFields, shortTime, type Style } from '../output.js';
 import { UsageError } from '../exit-codes.js';
 import { idArgument, intOption, jsonObject } from '../values.js';
 import { LIST_OPTIONS, printPage } from './pages.js';
+import { traceCommand } from './trace.command.js';
 
 const STATUS_LIST = /^[a-z_]+(,[a-z_]+)*$/;
 
@@ -191,4 +192,4 @@ const respond: CommandSpec = {
   },
 };
 
-export const runsCommands: CommandSpec[] = [list, show, cancel, steps, waits, approve, deny, respond];
+export const runsCommands: CommandSpec[] = [list, show, cancel, steps, waits, approve, deny, respond, traceCommand];
