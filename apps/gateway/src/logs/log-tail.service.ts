@@ -2,9 +2,10 @@ import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { DomainError, ErrorCode, GetLogState, GetRun, ListLogLines, type CallerScope } from '@runyard/contracts';
 import { BUS, type Bus } from '@runyard/messaging';
 import type { FastifyReply } from 'fastify';
-import { DEFAULT_STREAM_HEARTBEAT_MS, DEFAULT_STREAM_MAX_LIFETIME_MS, DEFAULT_STREAM_MAX_PER_PRINCIPAL, DEFAULT_STREAM_RETRY_MS, type GatewaySettings } from '../config.js';
+import { DEFAULT_STREAM_HEARTBEAT_MS, DEFAULT_STREAM_MAX_LIFETIME_MS, DEFAULT_STREAM_RETRY_MS, type GatewaySettings } from '../config.js';
 import { ServiceClient } from '../edge/service-client.js';
 import { GATEWAY_SETTINGS } from '../edge/tokens.js';
+import { StreamSlots } from '../streams/stream-slots.js';
 import { LogTail } from './log-tail.js';
 
 const SSE_HEADERS = {
@@ -13,7 +14,6 @@ const SSE_HEADERS = {
   'x-accel-buffering': 'no',
 };
 const SEQ_CURSOR = /^(0|[1-9][0-9]{0,15})$/;
-const STREAM_LIMIT_RETRY_AFTER_SECONDS = 5;
 
 export interface LogTailRequest {
   scope: CallerScope;
@@ -32,13 +32,13 @@ export interface LogTailRequest {
 @Injectable()
 export class LogTailService implements OnModuleDestroy {
   private readonly tails = new Set<LogTail>();
-  private readonly openPerPrincipal = new Map<string, number>();
   private closing = false;
 
   constructor(
     @Inject(BUS) private readonly bus: Bus,
     private readonly services: ServiceClient,
     @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
+    private readonly slots: StreamSlots,
   ) {}
 
   async stream(request: LogTailRequest, runId: string): Promise<void> {
@@ -46,7 +46,7 @@ export class LogTailService implements OnModuleDestroy {
     const afterSeq = parseSeqCursor(request.lastEventId);
     await this.services.request(GetRun, { scope, run_id: runId }, requestId);
     if (this.closing) throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, 'The gateway is shutting down; reconnect');
-    const release = this.takeSlot(scope);
+    const release = this.slots.take(scope);
     const tail = new LogTail({
       bus: this.bus,
       scope,
@@ -84,25 +84,6 @@ export class LogTailService implements OnModuleDestroy {
     await Promise.all([...this.tails].map((tail) => tail.close()));
   }
 
-  private takeSlot(scope: CallerScope): () => void {
-    const key = `${scope.tenant_id}/${scope.principal_id}`;
-    const limit = this.settings.streamMaxPerPrincipal ?? DEFAULT_STREAM_MAX_PER_PRINCIPAL;
-    const open = this.openPerPrincipal.get(key) ?? 0;
-    if (open >= limit) {
-      throw new DomainError(ErrorCode.RATE_LIMITED, `At most ${limit} log tails may be open at once per API principal; close one first`, {
-        retryAfterSeconds: STREAM_LIMIT_RETRY_AFTER_SECONDS,
-      });
-    }
-    this.openPerPrincipal.set(key, open + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.openPerPrincipal.get(key) ?? 1) - 1;
-      if (left > 0) this.openPerPrincipal.set(key, left);
-      else this.openPerPrincipal.delete(key);
-    };
-  }
 }
 
 /** A log tail's cursor is the seq of the last line received. */

@@ -2,6 +2,7 @@ import { Module, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
 import { ServiceClient } from '../edge/service-client.js';
+import { StreamsModule } from '../streams/streams.module.js';
 import { LogTailController } from './log-tail.controller.js';
 import { LogTailService } from './log-tail.service.js';
 import { LogsController } from './logs.controller.js';
@@ -12,6 +13,7 @@ import { acceptNdjsonLogBatches } from './ndjson-body.js';
  * gateway settings, provided globally by the app; the app's guards, filter and pipe wrap it.
  */
 @Module({
+  imports: [StreamsModule],
   controllers: [LogsController, LogTailController],
   providers: [LogTailService, ServiceClient],
 })

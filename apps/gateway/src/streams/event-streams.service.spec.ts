@@ -19,6 +19,7 @@ import type { GatewaySettings } from '../config.js';
 import type { ServiceClient } from '../edge/service-client.js';
 import { epochTag, formatCursor } from './event-cursor.js';
 import { EventStreamsService, type StreamRequest } from './event-streams.service.js';
+import { StreamSlots } from './stream-slots.js';
 import { FakeEventLog } from './fake-event-log.fixture.js';
 
 const tenant = uuidv7();
@@ -76,12 +77,8 @@ function fakeServices(answers: Partial<Record<string, (payload: unknown) => unkn
 
 function setup(answers: Partial<Record<string, (payload: unknown) => unknown>> = {}, settings: Partial<GatewaySettings> = {}) {
   const log = new FakeEventLog();
-  const service = new EventStreamsService(log, fakeServices(answers), {
-    requestTimeoutMs: 500,
-    streamHeartbeatMs: 60_000,
-    streamRetryMs: 10,
-    ...settings,
-  } as GatewaySettings);
+  const gatewaySettings = { requestTimeoutMs: 500, streamHeartbeatMs: 60_000, streamRetryMs: 10, ...settings } as GatewaySettings;
+  const service = new EventStreamsService(log, fakeServices(answers), gatewaySettings, new StreamSlots(gatewaySettings));
   const open = async (call: (request: StreamRequest) => Promise<void>, lastEventId: string | null = null, scope: CallerScope = admin): Promise<Answer> => {
     const { reply, answer } = fakeReply();
     await call({ scope, lastEventId, requestId: 'r', reply });

@@ -5,7 +5,6 @@ import type { FastifyReply } from 'fastify';
 import {
   DEFAULT_STREAM_HEARTBEAT_MS,
   DEFAULT_STREAM_MAX_LIFETIME_MS,
-  DEFAULT_STREAM_MAX_PER_PRINCIPAL,
   DEFAULT_STREAM_RETRY_MS,
   type GatewaySettings,
 } from '../config.js';
@@ -15,6 +14,7 @@ import { epochTag, formatCursor, parseCursor, planResume, type EventCursor, type
 import { isSelected, type EventSelection } from './event-visibility.js';
 import { ALL_EVENTS_FILTER, LiveStream, READY_EVENT, type GapNotice } from './live-stream.js';
 import { endsRun } from './run-events.js';
+import { StreamSlots } from './stream-slots.js';
 import { formatEvent, formatRetry } from './sse-writer.js';
 
 /** A run stream without a cursor reads the log from this long before the run's creation (clock skew between hosts). */
@@ -23,7 +23,6 @@ export const RUN_START_SKEW_MS = 10_000;
  * `Retry-After` of a request over the per-principal stream limit: a slot frees only when one of the
  * caller's streams ends, so a client gains nothing by retrying at once.
  */
-const STREAM_LIMIT_RETRY_AFTER_SECONDS = 5;
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -74,21 +73,20 @@ function gapNotice(plan: ResumePlan, lastEventId: string | null): GapNotice | un
 @Injectable()
 export class EventStreamsService implements OnModuleDestroy {
   private readonly streams = new Set<LiveStream>();
-  /** Open (or opening) streams per `tenant/principal`. */
-  private readonly openPerPrincipal = new Map<string, number>();
   private closing = false;
 
   constructor(
     @Inject(BUS) private readonly bus: Bus,
     private readonly services: ServiceClient,
     @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
+    private readonly slots: StreamSlots,
   ) {}
 
   /** Every event the caller may see, optionally of one session and/or one run; starts with new events. */
   async streamEvents(request: StreamRequest, filters: { sessionId?: string; runId?: string }): Promise<void> {
     const { scope, requestId } = request;
     const cursor = this.cursorOf(request);
-    const release = this.takeSlot(scope);
+    const release = this.slots.take(scope);
     try {
       if (filters.sessionId !== undefined) await this.services.request(GetSession, { scope, session_id: filters.sessionId }, requestId);
       if (filters.runId !== undefined) await this.services.request(GetRun, { scope, run_id: filters.runId }, requestId);
@@ -119,7 +117,7 @@ export class EventStreamsService implements OnModuleDestroy {
   async streamRun(request: StreamRequest, runId: string): Promise<void> {
     const { scope, requestId, reply } = request;
     const cursor = this.cursorOf(request);
-    const release = this.takeSlot(scope);
+    const release = this.slots.take(scope);
     try {
       const run = await this.services.request(GetRun, { scope, run_id: runId }, requestId);
       const log = await this.bus.eventLog();
@@ -163,25 +161,6 @@ export class EventStreamsService implements OnModuleDestroy {
   }
 
   /** Counts a stream against the caller's limit (429 past it); the returned function gives the slot back, once. */
-  private takeSlot(scope: CallerScope): () => void {
-    const key = `${scope.tenant_id}/${scope.principal_id}`;
-    const limit = this.settings.streamMaxPerPrincipal ?? DEFAULT_STREAM_MAX_PER_PRINCIPAL;
-    const open = this.openPerPrincipal.get(key) ?? 0;
-    if (open >= limit) {
-      throw new DomainError(ErrorCode.RATE_LIMITED, `At most ${limit} live streams may be open at once per API principal; close one first`, {
-        retryAfterSeconds: STREAM_LIMIT_RETRY_AFTER_SECONDS,
-      });
-    }
-    this.openPerPrincipal.set(key, open + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.openPerPrincipal.get(key) ?? 1) - 1;
-      if (left > 0) this.openPerPrincipal.set(key, left);
-      else this.openPerPrincipal.delete(key);
-    };
-  }
 
   private async serve({ reply }: StreamRequest, plan: StreamPlan): Promise<void> {
     this.refuseWhileClosing();
