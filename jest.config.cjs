@@ -6,6 +6,7 @@ const workspacePackages = {
   '^@runyard/(gateway|sessions|standalone|runs|transcripts)$': '<rootDir>/apps/$1/src/index.ts',
   // Test fixtures a service offers other projects' tests (source only: never built).
   '^@runyard/runs/testing$': '<rootDir>/apps/runs/src/runs.fixture.ts',
+  '^@runyard/standalone/testing$': '<rootDir>/apps/standalone/src/e2e/boot-distributed.ts',
 };
 
 const common = {

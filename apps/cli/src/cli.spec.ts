@@ -1,15 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { AnsweredWait, ChatMessageView, EventEnvelope, LogLineView, Page, PlanStepView, RunView, SessionView, WaitView } from '@runyard/contracts';
 import { startStandalone, type RunningStandalone } from '@runyard/standalone';
 import { expectEventually, freePort } from '@runyard/testing';
+import { callApi, CliHarness, parseJson as parse, type CliResult as Result, type RunningCli as Running } from './cli-harness.fixture.js';
 import { useColour } from './output.js';
 
 type Json = Record<string, unknown>;
@@ -25,47 +22,20 @@ interface EventLine {
   data: EventEnvelope;
 }
 
-// The real binary (`node apps/cli/dist/main.js`, built by `tsc -b tsconfig.build.json` as `npm test`
-// does first) against a real server: standalone mode with its embedded worker, in this process.
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const CLI_MAIN = join(ROOT, 'apps/cli/dist/main.js');
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface Running {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  exited: Promise<Result>;
-}
-
+// The real binary (see cli-harness.fixture.ts) against a real server: standalone mode with its
+// embedded worker, in this process. cli.integration-spec.ts runs the same against distributed mode.
 let runyard: RunningStandalone;
 let adminKey: string;
-let home: string;
+let harness: CliHarness;
 let configFile: string;
 
 /** Starts the CLI with a clean environment: no RUNYARD_* from the caller, HOME and config in a temp dir. */
 function start(args: string[], env: Record<string, string> = {}): Running {
-  const child = spawn(process.execPath, [CLI_MAIN, ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: home, RUNYARD_CONFIG: configFile, ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<Result>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+  return harness.start(args, env);
 }
 
 function cli(args: string[], env?: Record<string, string>, stdin?: string): Promise<Result> {
-  const running = start(args, env);
-  running.child.stdin!.end(stdin ?? '');
-  return running.exited;
+  return harness.run(args, env, stdin);
 }
 
 /** The CLI as a logged-out script would call it: URL and key as flags. */
@@ -73,43 +43,17 @@ function runAs(key: string, args: string[]): Promise<Result> {
   return cli([...args, '--url', runyard.url, '--key', key]);
 }
 
-function parse<T = Json>(result: Result): T {
-  expect(result).toMatchObject({ code: 0 });
-  return JSON.parse(result.stdout) as T;
-}
-
-async function api<T = Json>(method: string, path: string, key: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${runyard.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  expect(response.ok).toBe(true);
-  return (await response.json()) as T;
+function api<T = Json>(method: string, path: string, key: string, body?: unknown): Promise<T> {
+  return callApi<T>(runyard.url, method, path, key, body);
 }
 
 async function newSession(): Promise<string> {
   return parse<SessionView>(await runAs(adminKey, ['sessions', 'new', '--title', `s-${randomUUID()}`, '--json'])).id;
 }
 
-function newestSource(dir: string): number {
-  return Math.max(
-    ...readdirSync(dir, { withFileTypes: true }).map((entry) => {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) return newestSource(path);
-      return entry.name.endsWith('.spec.ts') ? 0 : statSync(path).mtimeMs;
-    }),
-  );
-}
-
 beforeAll(async () => {
-  // A stale build would test old code: fail loudly instead.
-  const buildInfo = join(ROOT, 'apps/cli/dist/tsconfig.lib.tsbuildinfo');
-  if (!existsSync(CLI_MAIN) || !existsSync(buildInfo) || statSync(buildInfo).mtimeMs < newestSource(join(ROOT, 'apps/cli/src'))) {
-    throw new Error(`${CLI_MAIN} is missing or older than apps/cli/src: run npx tsc -b tsconfig.build.json first`);
-  }
-  home = mkdtempSync(join(tmpdir(), 'runyard-cli-'));
-  configFile = join(home, 'runyard', 'config.json');
+  harness = CliHarness.open('runyard-cli-', 'runyard/config.json');
+  configFile = harness.configFile;
   // A run's log closes shortly after the run ends, so `runs logs -f` ends within the test.
   runyard = await startStandalone({ port: 0, host: '127.0.0.1', logLevel: 'silent', worker: { concurrency: 2 }, logs: { closeGraceMs: 200, closeSweepIntervalMs: 100 } });
   const tenant = await api<{ api_key: { key: string } }>('POST', '/v1/tenants', runyard.generatedSystemKey!, { name: 'CLI' });
@@ -118,7 +62,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await runyard?.close();
-  if (home) rmSync(home, { recursive: true, force: true });
+  harness?.remove();
 });
 
 describe('login and the config file', () => {

@@ -1,50 +1,23 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { RunTraceView, RunView, WaitView } from '@runyard/contracts';
 import { startStandalone, type RunningStandalone } from '@runyard/standalone';
 import { expectEventually } from '@runyard/testing';
+import { callApi, CliHarness, type CliResult as Result } from './cli-harness.fixture.js';
 
-// `runyard runs trace`: the real binary (`node apps/cli/dist/main.js`, built by `tsc -b
-// tsconfig.build.json`) against standalone mode with its embedded worker, in this process.
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const CLI_MAIN = join(ROOT, 'apps/cli/dist/main.js');
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
+// `runyard runs trace`: the real binary (see cli-harness.fixture.ts) against standalone mode with its
+// embedded worker, in this process.
 let runyard: RunningStandalone;
 let adminKey: string;
 let otherKey: string;
-let home: string;
+let harness: CliHarness;
 
 /** The CLI with a clean environment (no RUNYARD_* of the caller, HOME in a temp dir), URL and key as flags. */
 function runAs(key: string, args: string[]): Promise<Result> {
-  const child = spawn(process.execPath, [CLI_MAIN, ...args, '--url', runyard.url, '--key', key], {
-    env: { PATH: process.env.PATH ?? '', HOME: home, RUNYARD_CONFIG: join(home, 'config.json') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return harness.run([...args, '--url', runyard.url, '--key', key]);
 }
 
-async function api<T>(method: string, path: string, key: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${runyard.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  expect(response.ok).toBe(true);
-  return (await response.json()) as T;
+function api<T>(method: string, path: string, key: string, body?: unknown): Promise<T> {
+  return callApi<T>(runyard.url, method, path, key, body);
 }
 
 function statusOf(runId: string, status: RunView['status']): Promise<RunView> {
@@ -55,23 +28,8 @@ function statusOf(runId: string, status: RunView['status']): Promise<RunView> {
   });
 }
 
-function newestSource(dir: string): number {
-  return Math.max(
-    ...readdirSync(dir, { withFileTypes: true }).map((entry) => {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) return newestSource(path);
-      return entry.name.endsWith('.spec.ts') ? 0 : statSync(path).mtimeMs;
-    }),
-  );
-}
-
 beforeAll(async () => {
-  // A stale build would test old code: fail loudly instead.
-  const buildInfo = join(ROOT, 'apps/cli/dist/tsconfig.lib.tsbuildinfo');
-  if (!existsSync(CLI_MAIN) || !existsSync(buildInfo) || statSync(buildInfo).mtimeMs < newestSource(join(ROOT, 'apps/cli/src'))) {
-    throw new Error(`${CLI_MAIN} is missing or older than apps/cli/src: run npx tsc -b tsconfig.build.json first`);
-  }
-  home = mkdtempSync(join(tmpdir(), 'runyard-cli-trace-'));
+  harness = CliHarness.open('runyard-cli-trace-');
   runyard = await startStandalone({ port: 0, host: '127.0.0.1', logLevel: 'silent', worker: { concurrency: 2 } });
   adminKey = (await api<{ api_key: { key: string } }>('POST', '/v1/tenants', runyard.generatedSystemKey!, { name: 'CLI trace' })).api_key.key;
   otherKey = (await api<{ api_key: { key: string } }>('POST', '/v1/tenants', runyard.generatedSystemKey!, { name: 'CLI trace, elsewhere' })).api_key.key;
@@ -79,7 +37,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await runyard?.close();
-  if (home) rmSync(home, { recursive: true, force: true });
+  harness?.remove();
 });
 
 describe('runyard runs trace', () => {

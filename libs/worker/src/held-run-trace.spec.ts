@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { ClaimRun, CompleteRun, CreateRun, GetRun, type AnyCommand, type PayloadOf, type ReplyOf, type RunView } from '@runyard/contracts';
+import { ClaimRun, CompleteRun, CreateRun, GetRun, RecordTraceSpans, type AnyCommand, type PayloadOf, type ReplyOf, type RunView, type TraceSpanInput } from '@runyard/contracts';
 import { parseTraceparent, runWithTraceContext, startTrace, type Bus, type MessageHeaders, type RequestOptions } from '@runyard/messaging';
 import { newTenant, startRunsFixture, uniqueExecutor, type RunsFixture } from '@runyard/runs/testing';
 import { expectEventually } from '@runyard/testing';
@@ -28,6 +28,8 @@ interface Sent {
   subject: string;
   runId: unknown;
   headers: MessageHeaders;
+  /** The trace spans of a RecordTraceSpans request (none for others). */
+  spans: TraceSpanInput[];
 }
 
 /** The fixture's bus, recording the headers of every request the worker sends. */
@@ -36,7 +38,8 @@ function recordingHeaders(inner: Bus, sent: Sent[]): Bus {
     get(target, property, receiver) {
       if (property === 'request') {
         return <C extends AnyCommand>(command: C, payload: PayloadOf<C>, options?: RequestOptions): Promise<ReplyOf<C>> => {
-          sent.push({ subject: command.subject, runId: (payload as { run_id?: unknown }).run_id, headers: { ...options?.headers } });
+          const spans = command.subject === RecordTraceSpans.subject ? (payload as PayloadOf<typeof RecordTraceSpans>).spans : [];
+          sent.push({ subject: command.subject, runId: (payload as { run_id?: unknown }).run_id, headers: { ...options?.headers }, spans });
           return target.request(command, payload, options);
         };
       }
@@ -63,6 +66,11 @@ describe('a run’s trace', () => {
     const untraced = await runWithTraceContext(undefined, () => fixture.bus.request(CreateRun, { scope: admin, body: { input: 'untraced', route: { executor } } }));
     expect(traced.trace_id).toBe(caller.traceId);
     expect(untraced.trace_id).toBeNull();
+    // And its span of that request — the runs service's own, a child of the caller's — as the parent
+    // of the run's execution.
+    expect(traced.trace_parent_span_id).toMatch(/^[0-9a-f]{16}$/);
+    expect(traced.trace_parent_span_id).not.toBe(caller.spanId);
+    expect(untraced.trace_parent_span_id).toBeNull();
     const sent: Sent[] = [];
     const worker = new Worker({ bus: recordingHeaders(fixture.bus, sent), workerId: `trace-${Date.now()}`, executors: { [executor]: echoExecutor } });
     workers.push(worker);
@@ -72,6 +80,11 @@ describe('a run’s trace', () => {
     await completed(admin, untraced.id);
 
     const forTraced = sent.filter((request) => request.runId === traced.id);
+    // The execution's root span (sent once it ends, after the outcome) names that span as its parent.
+    const rootOf = (runId: string): TraceSpanInput[] => sent.filter((request) => request.runId === runId).flatMap((request) => request.spans.filter((span) => span.name === 'run' && span.end_time !== undefined));
+    await expectEventually(() => expect([rootOf(traced.id).length, rootOf(untraced.id).length]).toEqual([1, 1]));
+    expect(rootOf(traced.id)[0]).toMatchObject({ trace_id: caller.traceId, parent_span_id: traced.trace_parent_span_id });
+    expect(rootOf(untraced.id)[0]).not.toHaveProperty('parent_span_id');
     expect(forTraced.map((request) => request.subject)).toContain(CompleteRun.subject);
     for (const request of forTraced) expect({ subject: request.subject, trace: parseTraceparent(request.headers.traceparent)?.traceId }).toEqual({ subject: request.subject, trace: caller.traceId });
     // A new span per request.

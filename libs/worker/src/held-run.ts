@@ -112,7 +112,15 @@ export class HeldRun {
       producerId: logProducerId(settings.workerId, claimed.lease_token),
       logger: this.log,
     });
-    this.spans = new RunSpans({ send: (payload) => this.send(RecordTraceSpans, payload), tenantId: claimed.run.tenant_id, runId: claimed.run.id, traceId: this.trace?.traceId, logger: this.log });
+    this.spans = new RunSpans({
+      send: (payload) => this.send(RecordTraceSpans, payload),
+      tenantId: claimed.run.tenant_id,
+      runId: claimed.run.id,
+      traceId: this.trace?.traceId,
+      // The root span hangs under the request that created the run, as the runs service saw it.
+      parentSpanId: claimed.run.trace_parent_span_id ?? undefined,
+      logger: this.log,
+    });
   }
 
   /** Runs the executor and reports its outcome; resolves when the run no longer needs this worker. */

@@ -64,6 +64,13 @@ export class RunEntity {
   @Column({ type: 'text', name: 'trace_id', nullable: true, update: false })
   traceId!: string | null;
 
+  /**
+   * The runs service's span of the request that created the run (16 hex, set only with `traceId`;
+   * migration 1763800000004): the parent of the run's root span, linking the execution to the request.
+   */
+  @Column({ type: 'text', name: 'trace_parent_span_id', nullable: true, update: false })
+  traceParentSpanId!: string | null;
+
   @Column('text', { nullable: true })
   input!: string | null;
 

@@ -15,6 +15,7 @@ const run: RunEntity = {
   status: 'running',
   jumpsQueue: false,
   traceId: null,
+  traceParentSpanId: null,
   input: 'hi',
   inputItems: null,
   route: { model: 'm', executor: 'echo' },
@@ -66,5 +67,12 @@ describe('toRunView', () => {
     expect(runEventScope(run)).not.toHaveProperty('trace_id');
     expect(toRunView({ ...run, traceId }).trace_id).toBe(traceId);
     expect(toRunView(run).trace_id).toBeNull();
+  });
+
+  it('gives the view the span of the creating request (the parent of the run’s root spans), and leaves it out of events', () => {
+    const traced = { ...run, traceId: '4bf92f3577b34da6a3ce929d0e0e4736', traceParentSpanId: '00f067aa0ba902b7' };
+    expect(toRunView(traced)).toMatchObject({ trace_id: traced.traceId, trace_parent_span_id: '00f067aa0ba902b7' });
+    expect(toRunView(run).trace_parent_span_id).toBeNull();
+    expect(runEventScope(traced)).toEqual({ tenant_id: run.tenantId, owner_id: run.ownerId, session_id: run.sessionId, run_id: run.id, trace_id: traced.traceId });
   });
 });

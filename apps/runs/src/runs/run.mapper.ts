@@ -32,6 +32,7 @@ export function toRunView(run: RunEntity, queuePosition: number | null = null): 
     max_duration_seconds: run.maxDurationSeconds,
     worker_id: run.workerId,
     trace_id: run.traceId,
+    trace_parent_span_id: run.traceParentSpanId,
     output: run.output,
     failure_class: run.failureClass,
     failure_message: run.failureMessage,

@@ -197,6 +197,7 @@ export class RunsService {
 
   private newRun(scope: CallerScope, body: CreateRunBody, parent: RunEntity | null, session: SessionView | null, idempotency: Idempotency | null): RunEntity {
     const now = new Date();
+    const trace = traceContext();
     const { route, routeSource } = resolveRoute(body.route, session?.route_policy ?? null, this.settings.defaultExecutor);
     return {
       id: uuidv7(),
@@ -213,8 +214,10 @@ export class RunsService {
       jumpsQueue: false,
       idempotencyKey: idempotency?.key ?? null,
       idempotencyFingerprint: idempotency?.fingerprint ?? null,
-      // The trace of the request creating it (the gateway's, carried over the bus): the run keeps it.
-      traceId: traceContext()?.traceId ?? null,
+      // The trace of the request creating it (the gateway's, carried over the bus): the run keeps it,
+      // and this service's span of that request (its own, not the sender's) as its execution's parent.
+      traceId: trace?.traceId ?? null,
+      traceParentSpanId: trace?.spanId ?? null,
       input: body.input ?? null,
       inputItems: body.input_items === undefined ? null : body.input_items.map(toStoredInputItem),
       route,

@@ -104,6 +104,7 @@ function fakeRun(payload: CreateRunPayload): RunView {
     max_duration_seconds: null,
     worker_id: null,
     trace_id: null,
+    trace_parent_span_id: null,
     output: null,
     failure_class: null,
     failure_message: null,

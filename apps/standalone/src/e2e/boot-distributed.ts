@@ -8,6 +8,7 @@ import { createRunsApp, runsEntities, runsMigrations, RUNS_SCHEMA } from '@runya
 import { deleteNatsStream } from '@runyard/testing';
 import { createSessionsApp, sessionsEntities, sessionsMigrations, SESSIONS_SCHEMA } from '@runyard/sessions';
 import { createTranscriptsApp, transcriptsEntities, transcriptsMigrations, TRANSCRIPTS_SCHEMA, type LogsSettings } from '@runyard/transcripts';
+import { builtInExecutors, silentLogger, Worker } from '@runyard/worker';
 import { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 
@@ -23,6 +24,8 @@ export interface DistributedOptions {
   /** Run log settings of every transcripts replica. */
   logs?: Partial<LogsSettings>;
   gateway?: Partial<GatewaySettings>;
+  /** Also a worker with the built-in executors (echo, script) on a NATS connection of its own. */
+  worker?: { concurrency?: number };
 }
 
 export interface BootedDistributed {
@@ -101,6 +104,11 @@ export async function bootDistributed(options: DistributedOptions): Promise<Boot
       readinessChecks: gatewayReadinessChecks({ dataSource: db, bus, redis }),
     });
     closers.push(() => app.close());
+    if (options.worker) {
+      const worker = new Worker({ bus: await connect('worker'), workerId: `${options.namespace}-worker`, executors: { ...builtInExecutors }, concurrency: options.worker.concurrency ?? 1, logger: silentLogger });
+      await worker.start();
+      closers.push(() => worker.stop({ drainMs: 2000 }));
+    }
     await app.listen(0, '127.0.0.1');
     const address = app.getHttpServer().address();
     if (typeof address !== 'object' || !address) throw new Error('gateway is not listening');

@@ -27,6 +27,9 @@ interface Trace {
   limit_reached: boolean;
 }
 
+/** The span of the client that creates the traced run. */
+const CLIENT_SPAN = '00f067aa0ba902b7';
+
 // `GET /v1/runs/{id}/trace` in standalone mode, with the embedded worker executing a `script` run:
 // the tree its spans make, in the trace of the request that created the run; 404 for runs the caller
 // cannot see.
@@ -81,7 +84,7 @@ describe('GET /v1/runs/{id}/trace', () => {
     const scenario = { steps: [{ step: 'plan', title: 'Plan' }, { approval: 'ship', prompt: 'Ship it?' }, { fail: 'tests failed' }] };
     const created = await admin.request<Json>('POST', '/v1/runs', {
       body: { input: JSON.stringify(scenario), route: { executor: 'script' } },
-      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+      headers: { traceparent: `00-${traceId}-${CLIENT_SPAN}-01` },
     });
     expect(created.status).toBe(201);
     const runId = created.body.id as string;
@@ -110,6 +113,13 @@ describe('GET /v1/runs/{id}/trace', () => {
     });
     expect(trace).toMatchObject({ run_id: runId, trace_id: traceId, span_count: 6, truncated: false, limit_reached: false });
     const [first, second] = trace.spans;
+    // One trace id and one parent chain from the client's request to the execution: each pass's root
+    // hangs under the span the runs service handled the creating request in (not recorded here, so
+    // still a root of the tree) — neither the client's span nor the gateway's, which are its ancestors.
+    const gatewaySpan = /^00-[0-9a-f]{32}-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(created.headers.get('traceparent') ?? '')?.[1];
+    expect(created.body).toMatchObject({ trace_id: traceId, trace_parent_span_id: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    expect([first.parent_span_id, second.parent_span_id]).toEqual([created.body.trace_parent_span_id, created.body.trace_parent_span_id]);
+    expect([CLIENT_SPAN, gatewaySpan]).not.toContain(created.body.trace_parent_span_id);
     expect(first.attributes).toMatchObject({ outcome: 'suspended', 'run.executor': 'script' });
     expect(second).toMatchObject({ status_message: 'tests failed', attributes: expect.objectContaining({ outcome: 'failed' }) });
     expect(first.children[2].attributes).toMatchObject({ 'wait.key': 'ship', suspended: true, 'answer.decision': 'approved', 'answer.reason': 'looks good' });

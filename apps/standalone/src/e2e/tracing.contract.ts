@@ -105,6 +105,11 @@ export function describeTracing(mode: string, boot: () => Promise<BootedTracingR
         expect(turn.headers.get('x-request-id')).toBeTruthy();
         const runId = turn.body.run.id as string;
         expect(turn.body.run.trace_id).toBe(traceId);
+        // The span the runs service handled the run's creation in: a descendant of the client's and
+        // the gateway's spans, and the parent of the run's execution.
+        const creatingSpan = turn.body.run.trace_parent_span_id;
+        expect(creatingSpan).toMatch(/^[0-9a-f]{16}$/);
+        expect([clientSpan, answered?.[2]]).not.toContain(creatingSpan);
 
         // Until the worker's reply has been recorded in the session (the last thing the turn causes).
         const caused = await expectEventually(() => {
@@ -132,6 +137,17 @@ export function describeTracing(mode: string, boot: () => Promise<BootedTracingR
         expect(history.status).toBe(200);
         expect(history.body.data.length).toBeGreaterThanOrEqual(5);
         expect(new Set(history.body.data.map((event) => event.trace_id))).toEqual(new Set([traceId]));
+
+        // The worker's spans continue the chain: the run's root span (the tree's only root: its parent
+        // is not recorded) hangs under that span, in the client's trace.
+        const trace = await expectEventually(async () => {
+          const response = await admin.get<{ trace_id: string | null; spans: Array<{ name: string; parent_span_id: string | null; end_time: string | null }> }>(`/v1/runs/${runId}/trace`);
+          expect(response.status).toBe(200);
+          expect(response.body.spans.map((span) => ({ name: span.name, ended: span.end_time !== null }))).toEqual([{ name: 'run', ended: true }]);
+          return response.body;
+        }, { timeoutMs: 30_000 });
+        expect(trace.trace_id).toBe(traceId);
+        expect(trace.spans[0].parent_span_id).toBe(creatingSpan);
       } finally {
         stream.close();
       }

@@ -244,6 +244,15 @@ export class RunView {
     description: 'The W3C trace id of the request that created the run (its `traceparent`); the run’s events and its worker’s requests carry it.',
   })
   trace_id!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    pattern: '^[0-9a-f]{16}$',
+    description:
+      'The span of the request that created the run, as the runs service handled it (set with `trace_id`): the parent of the root ' +
+      'span of each of the run’s executions, so one parent chain leads from the request to the work it caused.',
+  })
+  trace_parent_span_id!: string | null;
   @ApiProperty({ type: 'object', additionalProperties: true, nullable: true }) output!: Record<string, unknown> | null;
   @ApiProperty({ enum: FAILURE_CLASSES, nullable: true }) failure_class!: FailureClass | null;
   @ApiProperty({ nullable: true, type: String }) failure_message!: string | null;

@@ -14,6 +14,11 @@ export interface RunSpansSettings {
   runId: string;
   /** The run's trace (that of the request that created it); without one, a trace id derived from the run id. */
   traceId: string | undefined;
+  /**
+   * The span of the request that created the run, as the runs service saw it: the root span's parent,
+   * linking the execution to that request. Used only with `traceId` (a derived trace has no caller).
+   */
+  parentSpanId?: string | undefined;
   logger: WorkerLogger;
   /** Batching of the span buffer (tests). */
   maxBatchSpans?: number;
@@ -75,6 +80,10 @@ class OpenSpan implements SpanHandle {
   }
 }
 
+/** A span id as the recorder takes it: 16 lowercase hex digits, not all zeros (W3C). */
+const SPAN_ID = /^[0-9a-f]{16}$/;
+const NO_SPAN = '0000000000000000';
+
 /** The span the current async work runs in, per run (one process holds many runs). */
 const currentSpan = new AsyncLocalStorage<{ owner: RunSpans; span: OpenSpan }>();
 
@@ -93,17 +102,21 @@ function endOnError(error: unknown): SpanEnd {
 export class RunSpans {
   readonly traceId: string;
   private root: OpenSpan | undefined;
+  private readonly rootParentSpanId: string | undefined;
   private readonly buffer: SpanBuffer;
 
   constructor(private readonly settings: RunSpansSettings) {
     // A run without a trace still gets one id for all its passes: its own id is 32 hex digits.
     this.traceId = settings.traceId ?? settings.runId.replaceAll('-', '').toLowerCase();
+    // A malformed parent would make the recorder refuse every batch with the root span: then none.
+    const parent = settings.parentSpanId;
+    this.rootParentSpanId = settings.traceId !== undefined && parent !== undefined && SPAN_ID.test(parent) && parent !== NO_SPAN ? parent : undefined;
     this.buffer = new SpanBuffer(settings);
   }
 
   /** Opens the root span: the run's execution on this worker. */
   startRun(attributes: Record<string, unknown>): void {
-    this.root ??= new OpenSpan(this, this.traceId, newSpanId(), undefined, 'run', 'internal', attributes);
+    this.root ??= new OpenSpan(this, this.traceId, newSpanId(), this.rootParentSpanId, 'run', 'internal', attributes);
   }
 
   /** Ends the root span and sends every span still buffered; resolves when they were answered (never rejects). */
@@ -144,7 +157,7 @@ export class RunSpans {
         return wait;
       },
       { 'wait.kind': kind, 'wait.key': key },
-      spanId === '0000000000000000' ? undefined : spanId,
+      spanId === NO_SPAN ? undefined : spanId,
     );
   }
 

@@ -140,9 +140,14 @@ describe('the trace of a run', () => {
     const spans = recorded(bus.spans);
     expect(new Set(spans.map((span) => span.trace_id))).toEqual(new Set([caller.traceId]));
     expect(spans.every((span) => span.end_time !== undefined && span.end_time >= span.start_time)).toBe(true);
-    // One root per pass: the run's execution, with no parent (the run keeps its trace id only).
-    const roots = spans.filter((span) => span.parent_span_id === undefined);
-    expect(roots).toHaveLength(2);
+    // One root per pass: the run's execution, under the runs service's span of the request that
+    // created the run (a child of the caller's, not the caller's own), so one parent chain leads there.
+    expect(run.trace_parent_span_id).toMatch(/^[0-9a-f]{16}$/);
+    expect(run.trace_parent_span_id).not.toBe(caller.spanId);
+    expect(await fixture.bus.request(GetRun, { scope: admin, run_id: run.id })).toMatchObject({ trace_id: caller.traceId, trace_parent_span_id: run.trace_parent_span_id });
+    const roots = spans.filter((span) => span.name === 'run');
+    expect(roots.map((span) => span.parent_span_id)).toEqual([run.trace_parent_span_id, run.trace_parent_span_id]);
+    expect(spans.filter((span) => span.parent_span_id === run.trace_parent_span_id)).toEqual(roots);
   });
 
   it('of `ctx.span`: nested under the span it is called in, concurrent ones side by side, failures as errors, attributes bounded', async () => {
@@ -192,6 +197,9 @@ describe('the trace of a run', () => {
     );
     const spans = recorded(bus.spans);
     expect(new Set(spans.map((span) => span.trace_id))).toEqual(new Set([run.id.replaceAll('-', '')]));
+    // No caller, no parent: the root is the trace's root.
+    expect(run.trace_parent_span_id).toBeNull();
+    expect(spans.find((span) => span.name === 'run')).not.toHaveProperty('parent_span_id');
     const plan = spans.find((span) => span.name === 'plan')!;
     expect(plan.attributes).toMatchObject({ model: 'm-1', tokens: 42 });
     expect((plan.attributes?.prompt as string).length).toBe(1024);
