@@ -1,26 +1,12 @@
-import { IsLogLevel, IsNatsNamespace, IsNatsUrl, IsPort, IsPostgresUrl, type LogLevel } from '@runyard/config';
+import { IsPort, ServiceBusEnv, ServiceDatabaseEnv } from '@runyard/config';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsInt, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 
 /** What the migration job needs: the database only. */
-export class RunsDatabaseEnv {
-  @IsPostgresUrl()
-  DATABASE_URL!: string;
-
-  @IsLogLevel()
-  LOG_LEVEL: LogLevel = 'info';
-}
+export class RunsDatabaseEnv extends ServiceDatabaseEnv {}
 
 /** The runs service in distributed mode. */
-export class RunsEnv extends RunsDatabaseEnv {
-  @IsNatsUrl()
-  NATS_URL!: string;
-
-  /** Prefix that separates deployments sharing one NATS (subjects, streams, durables). */
-  @IsOptional()
-  @IsNatsNamespace()
-  NATS_NAMESPACE?: string;
-
+export class RunsEnv extends ServiceBusEnv {
   /** Port of /healthz and /readyz. */
   @IsPort()
   PORT = 8082;

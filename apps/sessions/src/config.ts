@@ -1,25 +1,10 @@
-import { IsLogLevel, IsNatsNamespace, IsNatsUrl, IsPort, IsPostgresUrl, type LogLevel } from '@runyard/config';
-import { IsOptional } from 'class-validator';
+import { IsPort, ServiceBusEnv, ServiceDatabaseEnv } from '@runyard/config';
 
 /** What the migration job needs: the database only. */
-export class SessionsDatabaseEnv {
-  @IsPostgresUrl()
-  DATABASE_URL!: string;
-
-  @IsLogLevel()
-  LOG_LEVEL: LogLevel = 'info';
-}
+export class SessionsDatabaseEnv extends ServiceDatabaseEnv {}
 
 /** The sessions service in distributed mode. */
-export class SessionsEnv extends SessionsDatabaseEnv {
-  @IsNatsUrl()
-  NATS_URL!: string;
-
-  /** Prefix that separates deployments sharing one NATS (subjects, streams, durables). */
-  @IsOptional()
-  @IsNatsNamespace()
-  NATS_NAMESPACE?: string;
-
+export class SessionsEnv extends ServiceBusEnv {
   /** Port of /healthz and /readyz. */
   @IsPort()
   PORT = 8081;

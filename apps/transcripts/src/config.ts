@@ -1,26 +1,12 @@
-import { IsLogLevel, IsNatsNamespace, IsNatsUrl, IsPort, IsPostgresUrl, type LogLevel } from '@runyard/config';
+import { IsPort, ServiceBusEnv, ServiceDatabaseEnv } from '@runyard/config';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsInt, Max, Min } from 'class-validator';
 
 /** What the migration job needs: the database only. */
-export class TranscriptsDatabaseEnv {
-  @IsPostgresUrl()
-  DATABASE_URL!: string;
-
-  @IsLogLevel()
-  LOG_LEVEL: LogLevel = 'info';
-}
+export class TranscriptsDatabaseEnv extends ServiceDatabaseEnv {}
 
 /** The transcripts service in distributed mode. */
-export class TranscriptsEnv extends TranscriptsDatabaseEnv {
-  @IsNatsUrl()
-  NATS_URL!: string;
-
-  /** Prefix that separates deployments sharing one NATS (subjects, streams, durables). */
-  @IsOptional()
-  @IsNatsNamespace()
-  NATS_NAMESPACE?: string;
-
+export class TranscriptsEnv extends ServiceBusEnv {
   /** Port of /healthz and /readyz. */
   @IsPort()
   PORT = 8083;

@@ -118,7 +118,7 @@ describe('runWithTraceContext', () => {
     const context = startTrace();
     const seen = await runWithTraceContext(context, async () => {
       await new Promise((resolve) => setImmediate(resolve));
-      const later = await new Promise<string | undefined>((resolve) => setTimeout(() => resolve(traceContext()?.traceId), 1));
+      const later = await new Promise<string | undefined>((resolve) => setTimeout(() => resolve(traceContext()?.traceId), 0));
       const inner = runWithTraceContext(undefined, () => traceContext());
       return { later, inner };
     });

@@ -1,4 +1,5 @@
-import { IsIn, IsUUID } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsDefined, IsIn, IsObject, IsUUID, ValidateNested } from 'class-validator';
 
 export const ROLES = ['admin', 'member'] as const;
 export type Role = (typeof ROLES)[number];
@@ -21,4 +22,13 @@ export class CallerScope {
 /** Admins see their whole tenant; members only what they own. */
 export function ownerFilter(scope: CallerScope): string | undefined {
   return scope.role === 'admin' ? undefined : scope.principal_id;
+}
+
+/** The payload of every command on behalf of a principal: it carries the caller's scope. */
+export abstract class ScopedPayload {
+  @IsDefined()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => CallerScope)
+  scope!: CallerScope;
 }

@@ -3,7 +3,7 @@ import { ArrayMaxSize, ArrayMinSize, IsArray, IsDefined, IsIn, IsInt, IsOptional
 import { defineCommand } from '../common/define.js';
 import type { EventEnvelope } from '../common/events.js';
 import { PageQuery, type Page } from '../common/pagination.js';
-import { CallerScope } from '../common/scope.js';
+import { ScopedPayload } from '../common/scope.js';
 import { IsJsonObject, IsOptionalNotNull } from '../common/validators.js';
 import { MESSAGE_TEXT_MAX } from '../sessions/chat-message.dto.js';
 import { EXECUTOR_KEY, PlanStepFields, type PlanStepView } from './plan-step.dto.js';
@@ -14,14 +14,7 @@ import { WAIT_ANSWER_MAX_BYTES, WAIT_DECISIONS, WAIT_KINDS, WAIT_TIMEOUT_MAX_SEC
 
 // ---- Caller commands: on behalf of a principal, scoped like every tenant read or write ----
 
-abstract class Scoped {
-  @IsDefined()
-  @ValidateNested()
-  @Type(() => CallerScope)
-  scope!: CallerScope;
-}
-
-abstract class RunScoped extends Scoped {
+abstract class RunScoped extends ScopedPayload {
   @IsUUID()
   run_id!: string;
 }
@@ -29,7 +22,7 @@ abstract class RunScoped extends Scoped {
 /** The namespaces of run idempotency keys (see CreateRunPayload.idempotency_key). */
 const IDEMPOTENCY_KEY = /^(api|turn):[\x20-\x7e]{1,255}$/;
 
-export class CreateRunPayload extends Scoped {
+export class CreateRunPayload extends ScopedPayload {
   @IsDefined()
   @ValidateNested()
   @Type(() => CreateRunBody)
@@ -52,7 +45,7 @@ export const CreateRun = defineCommand<RunView>()('runs.cmd.run.create.v1', Crea
 export class GetRunPayload extends RunScoped {}
 export const GetRun = defineCommand<RunView>()('runs.cmd.run.get.v1', GetRunPayload);
 
-export class ListRunsPayload extends Scoped {
+export class ListRunsPayload extends ScopedPayload {
   @IsDefined()
   @ValidateNested()
   @Type(() => ListRunsQuery)

@@ -2,27 +2,19 @@ import { Type } from 'class-transformer';
 import { IsDefined, IsObject, IsUUID, ValidateNested } from 'class-validator';
 import { defineCommand } from '../common/define.js';
 import type { Page } from '../common/pagination.js';
-import { CallerScope } from '../common/scope.js';
+import { ScopedPayload } from '../common/scope.js';
 import { AppendMessageBody, ChatMessageView, ListMessagesQuery } from './chat-message.dto.js';
 import { CreateSessionBody, ListSessionsQuery, SessionView, UpdateSessionBody } from './session.dto.js';
 import { CreateTurnBody, IsIdempotencyKey, TurnView } from './turn.dto.js';
 
 // Wire names: renaming a subject is a migration (see common/define.ts).
 
-abstract class Scoped {
-  @IsDefined()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => CallerScope)
-  scope!: CallerScope;
-}
-
-abstract class SessionScoped extends Scoped {
+abstract class SessionScoped extends ScopedPayload {
   @IsUUID()
   session_id!: string;
 }
 
-export class CreateSessionPayload extends Scoped {
+export class CreateSessionPayload extends ScopedPayload {
   @IsDefined()
   @IsObject()
   @ValidateNested()
@@ -34,7 +26,7 @@ export const CreateSession = defineCommand<SessionView>()('sessions.cmd.session.
 export class GetSessionPayload extends SessionScoped {}
 export const GetSession = defineCommand<SessionView>()('sessions.cmd.session.get.v1', GetSessionPayload);
 
-export class ListSessionsPayload extends Scoped {
+export class ListSessionsPayload extends ScopedPayload {
   @IsDefined()
   @IsObject()
   @ValidateNested()

@@ -2,7 +2,7 @@ import { Type } from 'class-transformer';
 import { IsDefined, IsUUID, ValidateNested } from 'class-validator';
 import { defineCommand } from '../common/define.js';
 import type { Page } from '../common/pagination.js';
-import { CallerScope } from '../common/scope.js';
+import { ScopedPayload } from '../common/scope.js';
 import { LogAppendResult, LogBatchBody, LogLinesQuery, type LogLineView, type LogStateView } from './log-line.dto.js';
 
 // Wire names: renaming a subject is a migration (see common/define.ts).
@@ -25,12 +25,7 @@ export class AppendLogLinesPayload extends LogBatchBody {
 }
 export const AppendLogLines = defineCommand<LogAppendResult>()('transcripts.cmd.logs.append.v1', AppendLogLinesPayload);
 
-abstract class LogScoped {
-  @IsDefined()
-  @ValidateNested()
-  @Type(() => CallerScope)
-  scope!: CallerScope;
-
+abstract class LogScoped extends ScopedPayload {
   @IsUUID()
   run_id!: string;
 }

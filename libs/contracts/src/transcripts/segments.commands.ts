@@ -2,7 +2,7 @@ import { Type } from 'class-transformer';
 import { IsDefined, IsInt, IsString, IsUUID, Matches, Min, ValidateNested } from 'class-validator';
 import { defineCommand } from '../common/define.js';
 import type { Page } from '../common/pagination.js';
-import { CallerScope } from '../common/scope.js';
+import { ScopedPayload } from '../common/scope.js';
 import { IsOptionalNotNull } from '../common/validators.js';
 import { EXECUTOR_KEY } from '../runs/plan-step.dto.js';
 import {
@@ -16,17 +16,10 @@ import {
 
 // ---- Caller commands: on behalf of a principal (members: only their own sessions and runs) ----
 
-abstract class Scoped {
-  @IsDefined()
-  @ValidateNested()
-  @Type(() => CallerScope)
-  scope!: CallerScope;
-}
-
 /** A client's Idempotency-Key, in the gateway's namespace (`api:`), as runs take it. */
 const IDEMPOTENCY_KEY = /^api:[\x20-\x7e]{1,255}$/;
 
-abstract class CreateSegment extends Scoped {
+abstract class CreateSegment extends ScopedPayload {
   @IsDefined()
   @ValidateNested()
   @Type(() => CreateTranscriptSegmentBody)
@@ -59,7 +52,7 @@ export class CreateRunTranscriptSegmentPayload extends CreateSegment {
 }
 export const CreateRunTranscriptSegment = defineCommand<TranscriptSegmentView>()('transcripts.cmd.segment.create_for_run.v1', CreateRunTranscriptSegmentPayload);
 
-abstract class ListSegments extends Scoped {
+abstract class ListSegments extends ScopedPayload {
   @IsDefined()
   @ValidateNested()
   @Type(() => ListTranscriptSegmentsQuery)
@@ -87,7 +80,7 @@ export class ListRunTranscriptSegmentsPayload extends ListSegments {
 export const ListRunTranscriptSegments = defineCommand<Page<TranscriptSegmentView>>()('transcripts.cmd.segment.list_for_run.v1', ListRunTranscriptSegmentsPayload);
 
 /** One segment, if the caller may see its session or run (its owner is stored on it): else NOT_FOUND. */
-export class GetTranscriptSegmentPayload extends Scoped {
+export class GetTranscriptSegmentPayload extends ScopedPayload {
   @IsUUID()
   segment_id!: string;
 }

@@ -2,7 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsDefined, IsIn, IsISO8601, IsString, IsUUID, Matches, MaxLength, MinLength, ValidateNested } from 'class-validator';
 import { defineCommand } from '../common/define.js';
-import { CallerScope } from '../common/scope.js';
+import { ScopedPayload } from '../common/scope.js';
 import { IsJsonObject, IsOptionalNotNull } from '../common/validators.js';
 
 export const TRACE_SPAN_KINDS = ['tool_call', 'model_call', 'approval', 'state_change', 'internal'] as const;
@@ -137,12 +137,7 @@ export class RunTraceView {
  * A run's trace tree. The caller's visibility of the run is checked by the gateway (GetRun) first;
  * the transcripts service scopes by tenant again.
  */
-export class GetRunTracePayload {
-  @IsDefined()
-  @ValidateNested()
-  @Type(() => CallerScope)
-  scope!: CallerScope;
-
+export class GetRunTracePayload extends ScopedPayload {
   @IsUUID()
   run_id!: string;
 }
