@@ -4,14 +4,15 @@
 //
 //   npm run bench:logs
 //   env: BENCH_LINES=200000 BENCH_RUNS=16 BENCH_REPLICAS=2 BENCH_LINE_BYTES=100 BENCH_BUFFER_LINES=2000
-//        BENCH_INSERT_LINES=20000 BENCH_INSERT_CONCURRENCY=16 BENCH_RATE (lines/s; default half the
-//        measured throughput) BENCH_RATE_SECONDS=10 DATABASE_URL NATS_URL
+//        BENCH_INSERT_LINES=20000 BENCH_INSERT_CONCURRENCY=16 BENCH_PROFILE_DIR BENCH_RATE (lines/s; default half the
+//        measured throughput) BENCH_RATE_SECONDS=10 DATABASE_URL NATS_URL REDIS_URL
 //
 // Runyard: BENCH_REPLICAS transcripts service processes (distributed mode: PostgreSQL + NATS). This
 // process is the worker: BENCH_RUNS runs log at once, each through the worker library's own `RunLog`
 // (what `ctx.log` is: buffered, batches by size/time, one batch in flight per run, retried with the
-// same producer batch_seq), over one NATS connection. A line counts as acknowledged when the reply
-// to its batch came — which the service sends only after the batch committed in PostgreSQL. The runs
+// same producer batch_seq), over one NATS connection: each batch is stored in the JetStream work queue
+// (Bus.submit), taken by a transcripts replica, committed, and replied to. A line counts as
+// acknowledged when the reply to its batch came — sent only after the batch committed in PostgreSQL. The runs
 // service is not started: this process answers its one question (GetRunLogAccess, asked once per
 // run when its log opens) for the bench's runs.
 //
@@ -38,6 +39,7 @@ const insertConcurrency = Number(process.env.BENCH_INSERT_CONCURRENCY ?? 16);
 const rateSeconds = Number(process.env.BENCH_RATE_SECONDS ?? 10);
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 ensureInstalled();
 ensureBuilt();
@@ -93,11 +95,13 @@ const text = (run, i) => `run ${run} line ${i} `.padEnd(lineBytes, 'x');
 // ---- Runyard: the worker path ----
 
 async function startTranscripts() {
-  const env = { DATABASE_URL: databaseUrl, NATS_URL: natsUrl, NATS_NAMESPACE: namespace, LOG_LEVEL: 'warn' };
+  const env = { DATABASE_URL: databaseUrl, NATS_URL: natsUrl, REDIS_URL: redisUrl, NATS_NAMESPACE: namespace, LOG_LEVEL: 'warn' };
   await runNode(join(root, 'apps/transcripts/dist/migrate.js'), env, root);
   for (let i = 0; i < replicas; i++) {
     const port = await freePort();
-    const child = startNode(join(root, 'apps/transcripts/dist/main.js'), { ...env, PORT: String(port), LOG_TENANT_BYTES_PER_MINUTE: String(1024 ** 4) }, root);
+    // BENCH_PROFILE_DIR: each replica writes a CPU profile there when it stops (open it in Chrome DevTools).
+    const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+    const child = startNode(join(root, 'apps/transcripts/dist/main.js'), { ...env, PORT: String(port), LOG_TENANT_BYTES_PER_MINUTE: String(1024 ** 4) }, root, profile);
     children.push(child);
     await waitReady(`http://127.0.0.1:${port}/readyz`, child);
   }
@@ -120,7 +124,7 @@ function producers(tenantId, runs, linesPerRun) {
       producerId: logProducerId(workerId, 1),
       maxBufferedLines: bufferLines,
       send: async (payload, options) => {
-        const reply = await bus.request(AppendLogLines, payload, options);
+        const reply = await bus.submit(AppendLogLines, payload, options);
         const now = performance.now();
         for (let k = 0; k < payload.lines.length; k++) latencies.push(now - appendTimes[next++]);
         acknowledged += reply.accepted;
@@ -316,7 +320,7 @@ try {
   const ms = (s) => `${fmt(s.p50, 1)} / ${fmt(s.p99, 1)}`;
   console.log('| path | lines | lines per s | append→ack p50 / p99 ms |');
   console.log('|---|---:|---:|---:|');
-  console.log(`| Runyard: RunLog (ctx.log) → NATS → transcripts → PostgreSQL commit → ack | ${fmt(runyard.lines)} | ${fmt(runyard.perSecond)} | ${ms(runyard.latency)} |`);
+  console.log(`| Runyard: RunLog (ctx.log) → JetStream work queue → transcripts → PostgreSQL commit → ack | ${fmt(runyard.lines)} | ${fmt(runyard.perSecond)} | ${ms(runyard.latency)} |`);
   console.log(`| COPY … FROM STDIN, one connection (baseline) | ${fmt(copy.rows)} | ${fmt(copy.perSecond)} | – (one statement: ${fmt(copy.seconds * 1000, 0)} ms) |`);
   console.log(`| INSERT per line, autocommit, pool of ${insertConcurrency} (baseline) | ${fmt(insert.rows)} | ${fmt(insert.perSecond)} | ${ms(insert.latency)} |`);
   console.log(`\nratio Runyard / COPY: ${(runyard.perSecond / copy.perSecond).toFixed(2)}x (aim >= 0.5x)`);

@@ -80,7 +80,7 @@ async function cleanup() {
   const admin = await connect({ servers: natsUrl }).catch(() => undefined);
   if (admin) {
     const jsm = await jetstreamManager(admin);
-    await jsm.streams.delete(`${namespace}_events`).catch(() => undefined);
+    for (const name of [`${namespace}_events`, `${namespace}_work`]) await jsm.streams.delete(name).catch(() => undefined);
     await admin.close();
   }
 }

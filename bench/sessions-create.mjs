@@ -51,7 +51,7 @@ async function cleanup() {
   const nc = await connect({ servers: natsUrl }).catch(() => undefined);
   if (nc) {
     const jsm = await jetstreamManager(nc);
-    await jsm.streams.delete(`${namespace}_events`).catch(() => undefined);
+    for (const name of [`${namespace}_events`, `${namespace}_work`]) await jsm.streams.delete(name).catch(() => undefined);
     await nc.close();
   }
 }

@@ -25,7 +25,7 @@ const APPS = {
   gateway: { port: 8080, secrets: ['DATABASE_URL', 'REDIS_URL', 'RUNYARD_BOOTSTRAP_API_KEY'] },
   sessions: { port: 8081, secrets: ['DATABASE_URL'] },
   runs: { port: 8082, secrets: ['DATABASE_URL'] },
-  transcripts: { port: 8083, secrets: ['DATABASE_URL'] },
+  transcripts: { port: 8083, secrets: ['DATABASE_URL', 'REDIS_URL'] },
   worker: { port: 8086, secrets: [], migrations: false },
 };
 const hasMigrations = (app) => APPS[app].migrations !== false;

@@ -21,7 +21,7 @@ import {
 import { NatsBus, type Bus, type CommandHandlerFn } from '@runyard/messaging';
 import { runMigrations } from '@runyard/persistence';
 import { createLogger } from '@runyard/runtime';
-import { createTestDatabase, deleteNatsStream, expectEventually, freePort, recordEvents, testInfra, uniqueName } from '@runyard/testing';
+import { createTestDatabase, deleteNatsNamespace, expectEventually, freePort, recordEvents, testInfra, uniqueName } from '@runyard/testing';
 import type { DataSource } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { createSessionsApp, createSessionsDataSource } from '@runyard/sessions';
@@ -60,6 +60,8 @@ function recordingBus(bus: Bus, served: string[]): Bus {
         served.push(command.subject);
         return handler(payload, ctx);
       }),
+    submit: (command, payload, options) => bus.submit(command, payload, options),
+    work: (command, options) => bus.work(command, options),
     publish: (envelope, headers) => bus.publish(envelope, headers),
     consume: (options) => bus.consume(options),
     tail: (options) => bus.tail(options),
@@ -107,9 +109,8 @@ afterAll(async () => {
   await sessions?.app.close();
   await sessions?.bus.close();
   await sessions?.dataSource.destroy();
-  const streamName = caller?.streamName;
   await caller?.close();
-  if (streamName !== undefined) await deleteNatsStream(testInfra.natsUrl, streamName);
+  await deleteNatsNamespace(testInfra.natsUrl, namespace);
   await database?.drop();
 }, 60_000);
 

@@ -16,7 +16,7 @@ import {
 import { NatsBus, type Bus, type CommandHandlerFn } from '@runyard/messaging';
 import { runMigrations } from '@runyard/persistence';
 import { createLogger } from '@runyard/runtime';
-import { createTestDatabase, deleteNatsStream, expectEventually, freePort, recordEvents, testInfra, uniqueName } from '@runyard/testing';
+import { createTestDatabase, deleteNatsNamespace, expectEventually, freePort, recordEvents, testInfra, uniqueName } from '@runyard/testing';
 import type { DataSource } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { createSessionsApp, createSessionsDataSource, sessionsReadinessChecks } from './sessions.app.js';
@@ -51,6 +51,8 @@ function recordingBus(bus: Bus, served: Replica['served']): Bus {
         served.push({ subject: command.subject, payload });
         return handler(payload, ctx);
       }),
+    submit: (command, payload, options) => bus.submit(command, payload, options),
+    work: (command, options) => bus.work(command, options),
     publish: (envelope, headers) => bus.publish(envelope, headers),
     consume: (options) => bus.consume(options),
     tail: (options) => bus.tail(options),
@@ -92,9 +94,8 @@ afterAll(async () => {
     await replica.bus.close();
     await replica.dataSource.destroy();
   }
-  const streamName = caller?.streamName;
   await caller?.close();
-  if (streamName !== undefined) await deleteNatsStream(testInfra.natsUrl, streamName);
+  await deleteNatsNamespace(testInfra.natsUrl, namespace);
   await database?.drop();
 }, 60_000);
 

@@ -1,4 +1,4 @@
-import { IsPort, ServiceBusEnv, ServiceDatabaseEnv } from '@runyard/config';
+import { IsPort, IsRedisUrl, ServiceBusEnv, ServiceDatabaseEnv } from '@runyard/config';
 import { Type } from 'class-transformer';
 import { IsInt, Max, Min } from 'class-validator';
 
@@ -10,6 +10,10 @@ export class TranscriptsEnv extends ServiceBusEnv {
   /** Port of /healthz and /readyz. */
   @IsPort()
   PORT = 8083;
+
+  /** Holds the tenant log budget, shared by every replica (the gateway's Redis will do). */
+  @IsRedisUrl()
+  REDIS_URL!: string;
 
   /** After a run ends, its log takes lines this much longer (batches still in flight), then closes. */
   @Type(() => Number)
@@ -32,7 +36,7 @@ export class TranscriptsEnv extends ServiceBusEnv {
   @Max(64 * 1024 * 1024 * 1024)
   LOG_MAX_BYTES_PER_RUN = 64 * 1024 * 1024;
 
-  /** Bytes of log text one tenant may append per minute, per replica. */
+  /** Bytes of log text one tenant may append per minute, across all replicas. */
   @Type(() => Number)
   @IsInt()
   @Min(1024)

@@ -4,6 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { type Bus, checkBusConnected, OutboxEventEntity } from '@runyard/messaging';
 import { createServiceDataSource, pingDatabase, type DatabaseTarget } from '@runyard/persistence';
 import { HealthModule, NestPinoLogger, type Logger, type ReadinessCheck } from '@runyard/runtime';
+import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { DEFAULT_LOGS_SETTINGS, type LogsSettings } from './logs/logs-settings.js';
 import { DEFAULT_SEGMENTS_SETTINGS, type SegmentsSettings } from './segments/segments-settings.js';
@@ -27,6 +28,8 @@ export interface TranscriptsAppDeps {
   /** Initialised and migrated. */
   dataSource: DataSource;
   logger: Logger;
+  /** ioredis client (distributed mode): the tenant log budget shared by every replica. Absent → in memory (standalone). */
+  redis?: Redis;
 }
 
 export interface TranscriptsAppOptions {
@@ -41,26 +44,36 @@ export interface TranscriptsAppOptions {
   segments?: Partial<SegmentsSettings>;
 }
 
-/** Ready when the database answers and the bus is connected. */
-export function transcriptsReadinessChecks(deps: Pick<TranscriptsAppDeps, 'bus' | 'dataSource'>): ReadinessCheck[] {
-  return [
+/** Ready when the database answers, the bus is connected and (distributed mode) Redis answers. */
+export function transcriptsReadinessChecks(deps: Pick<TranscriptsAppDeps, 'bus' | 'dataSource' | 'redis'>): ReadinessCheck[] {
+  const checks: ReadinessCheck[] = [
     { name: 'database', check: () => pingDatabase(deps.dataSource) },
     { name: 'bus', check: () => checkBusConnected(deps.bus) },
   ];
+  const redis = deps.redis;
+  if (redis) {
+    checks.push({
+      name: 'redis',
+      check: async () => {
+        await redis.ping();
+      },
+    });
+  }
+  return checks;
 }
 
 @Module({})
 class TranscriptsAppModule {}
 
 /**
- * Starts the transcripts service on the given bus and data source, with its handlers, consumer and
- * log closer running when this resolves. It does not own them: the caller closes the app first, then
- * the bus and the data source.
+ * Starts the transcripts service on the given bus and data source (and Redis), with its handlers,
+ * consumer and log closer running when this resolves. It does not own them: the caller closes the
+ * app first, then the bus, Redis and the data source.
  */
 export async function createTranscriptsApp(deps: TranscriptsAppDeps, options: TranscriptsAppOptions = {}): Promise<INestApplicationContext> {
   const logger = new NestPinoLogger(deps.logger);
   const settings = { logs: { ...DEFAULT_LOGS_SETTINGS, ...options.logs }, traces: { ...DEFAULT_TRACES_SETTINGS, ...options.traces }, segments: { ...DEFAULT_SEGMENTS_SETTINGS, ...options.segments } };
-  const imports = [TranscriptsModule.register({ bus: deps.bus, dataSource: deps.dataSource, settings })];
+  const imports = [TranscriptsModule.register({ bus: deps.bus, dataSource: deps.dataSource, redis: deps.redis, settings })];
   if (options.httpPort === undefined) {
     const app = await NestFactory.createApplicationContext({ module: TranscriptsAppModule, imports } satisfies DynamicModule, { logger });
     await app.init();

@@ -8,6 +8,7 @@ import { createSessionsApp, createSessionsDataSource } from '@runyard/sessions';
 import { recordEvents } from '@runyard/testing';
 import type { DataSource } from 'typeorm';
 import type { LogsSettings } from './logs/logs-settings.js';
+import type { TracesSettings } from './traces/traces-settings.js';
 import { createTranscriptsApp, createTranscriptsDataSource } from './transcripts.app.js';
 
 export interface TranscriptsFixture {
@@ -24,10 +25,10 @@ export const FIXTURE_LOG_SETTINGS: Partial<LogsSettings> = { closeGraceMs: 200, 
 
 /**
  * The transcripts service on standalone pieces (embedded Postgres + in-process bus) next to the real
- * runs and sessions services on the same database (a log opens on the runs service's word, and closes
- * on its runs' status changes), with a consumer that records every transcripts event.
+ * runs and sessions services on the same database (a log or a trace opens on the runs service's word,
+ * a log closes on its runs' status changes), with a consumer that records every transcripts event.
  */
-export async function startTranscriptsFixture(logs: Partial<LogsSettings> = {}): Promise<TranscriptsFixture> {
+export async function startTranscriptsFixture(logs: Partial<LogsSettings> = {}, traces: Partial<TracesSettings> = {}): Promise<TranscriptsFixture> {
   const pglite = await openEmbeddedPostgres();
   const sessionsDataSource = createSessionsDataSource({ kind: 'embedded', pglite });
   await runMigrations(sessionsDataSource);
@@ -40,7 +41,7 @@ export async function startTranscriptsFixture(logs: Partial<LogsSettings> = {}):
   const apps: INestApplicationContext[] = [
     await createSessionsApp({ bus, dataSource: sessionsDataSource, logger }),
     await createRunsApp({ bus, dataSource: runsDataSource, logger }),
-    await createTranscriptsApp({ bus, dataSource, logger }, { logs: { ...FIXTURE_LOG_SETTINGS, ...logs } }),
+    await createTranscriptsApp({ bus, dataSource, logger }, { logs: { ...FIXTURE_LOG_SETTINGS, ...logs }, traces }),
   ];
   const { events, stop: stopRecording } = await recordEvents<EventEnvelope>(bus, 'transcripts-spec', 'transcripts.evt.>');
   return {

@@ -1,13 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplicationContext } from '@nestjs/common';
-import { AppendLogLines, CancelRun, CreateRun, ErrorCode, ListLogLines, LogAppended, LogClosed, type AnyCommand, type CallerScope, type EventEnvelope, type LogLineView } from '@runyard/contracts';
-import { NatsBus, type Bus, type CommandHandlerFn } from '@runyard/messaging';
+import {
+  AppendLogLines,
+  CancelRun,
+  CreateRun,
+  ErrorCode,
+  GetRunTrace,
+  ListLogLines,
+  LogAppended,
+  LogClosed,
+  RecordTraceSpans,
+  type AnyCommand,
+  type CallerScope,
+  type EventEnvelope,
+  type LogLineView,
+} from '@runyard/contracts';
+import { NatsBus, newSpanId, newTraceId, type Bus, type CommandHandlerFn } from '@runyard/messaging';
 import { runMigrations } from '@runyard/persistence';
 import { createRunsApp, createRunsDataSource } from '@runyard/runs';
 import { failure, newTenant } from '@runyard/runs/testing';
 import { createLogger } from '@runyard/runtime';
 import { createSessionsApp, createSessionsDataSource } from '@runyard/sessions';
-import { createTestDatabase, deleteNatsStream, expectEventually, recordEvents, testInfra, uniqueName } from '@runyard/testing';
+import { createTestDatabase, deleteNatsNamespace, expectEventually, recordEvents, testInfra, uniqueName } from '@runyard/testing';
 import type { DataSource } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { createTranscriptsApp, createTranscriptsDataSource } from './transcripts.app.js';
@@ -34,6 +48,15 @@ function countingBus(bus: Bus, replica: number): Bus {
         if (command.subject === AppendLogLines.subject) served[replica] += 1;
         return handler(payload, ctx);
       }),
+    submit: (command, payload, options) => bus.submit(command, payload, options),
+    work: (command, options) =>
+      bus.work(command, {
+        ...options,
+        handler: (payload, ctx) => {
+          if (command.subject === AppendLogLines.subject) served[replica] += 1;
+          return options.handler(payload, ctx);
+        },
+      }),
     publish: (envelope, headers) => bus.publish(envelope, headers),
     consume: (options) => bus.consume(options),
     tail: (options) => bus.tail(options),
@@ -58,7 +81,7 @@ async function migrated(ds: DataSource): Promise<DataSource> {
 beforeAll(async () => {
   database = await createTestDatabase();
   const target = { kind: 'postgres' as const, url: database.url, poolMax: 5 };
-  closers.push(() => deleteNatsStream(testInfra.natsUrl, `${namespace}_events`));
+  closers.push(() => deleteNatsNamespace(testInfra.natsUrl, namespace));
   const sessionsApp: INestApplicationContext = await createSessionsApp({ bus: await connect('sessions'), dataSource: await migrated(createSessionsDataSource(target)), logger });
   closers.push(() => sessionsApp.close());
   const runsApp: INestApplicationContext = await createRunsApp({ bus: await connect('runs'), dataSource: await migrated(createRunsDataSource(target)), logger });
@@ -93,8 +116,11 @@ async function allLines(scope: CallerScope, runId: string): Promise<LogLineView[
   return out;
 }
 
+/** A line's text; with the characters COPY's format escapes, which must come back as sent. */
+const line = (p: number, b: number, i: number): string => `p${p} b${b} l${i}\ttab \\ back\nslash`;
+
 describe('run logs on two replicas', () => {
-  it('numbers concurrent producers’ lines 1..n without gaps across replicas, and stores a retried batch once', async () => {
+  it('numbers concurrent producers’ lines 1..n without gaps across replicas, through the work queue or by request, and stores a retried batch once', async () => {
     const { admin } = newTenant();
     const runId = await newRun(admin);
     const before = [...served];
@@ -104,9 +130,12 @@ describe('run logs on two replicas', () => {
     await Promise.all(
       Array.from({ length: producers }, async (_, p) => {
         for (let b = 0; b < batches; b++) {
-          const batch = { tenant_id: admin.tenant_id, run_id: runId, producer: { id: `p-${p}`, batch_seq: b }, lines: Array.from({ length: perBatch }, (_, i) => ({ stream: 'stdout' as const, text: `p${p} b${b} l${i}` })) };
-          // Every batch is sent twice at once, as a producer retrying after a lost reply would.
-          const [first, retry] = await Promise.all([caller.request(AppendLogLines, batch), caller.request(AppendLogLines, batch)]);
+          const batch = { tenant_id: admin.tenant_id, run_id: runId, producer: { id: `p-${p}`, batch_seq: b }, lines: Array.from({ length: perBatch }, (_, i) => ({ stream: 'stdout' as const, text: line(p, b, i) })) };
+          // Workers' way (the JetStream work queue) for half the producers, the HTTP producers' way (a
+          // request) for the others. Every batch is sent twice at once, as a retrying producer would.
+          const send = () =>
+            p % 2 === 0 ? caller.submit(AppendLogLines, batch, { messageId: `${runId}/p-${p}/${b}`, timeoutMs: 10_000 }) : caller.request(AppendLogLines, batch);
+          const [first, retry] = await Promise.all([send(), send()]);
           expect(retry).toEqual(first);
         }
       }),
@@ -114,7 +143,7 @@ describe('run logs on two replicas', () => {
     const stored = await allLines(admin, runId);
     expect(stored.map((line) => line.seq)).toEqual(Array.from({ length: producers * batches * perBatch }, (_, i) => i + 1));
     for (let p = 0; p < producers; p++) {
-      const expected = Array.from({ length: batches }, (_, b) => Array.from({ length: perBatch }, (_, i) => `p${p} b${b} l${i}`)).flat();
+      const expected = Array.from({ length: batches }, (_, b) => Array.from({ length: perBatch }, (_, i) => line(p, b, i))).flat();
       expect(stored.filter((line) => line.text.startsWith(`p${p} `)).map((line) => line.text)).toEqual(expected);
     }
     expect(served[0] - before[0]).toBeGreaterThan(0);
@@ -132,5 +161,29 @@ describe('run logs on two replicas', () => {
     await caller.request(CancelRun, { scope: admin, run_id: runId, body: {} });
     await expectEventually(() => expect(recording!.events.filter((e) => e.run_id === runId && e.subject === LogClosed.subject).map((e) => e.data)).toEqual([{ run_id: runId, last_seq: 1 }]));
     expect((await failure(caller.request(AppendLogLines, { tenant_id: admin.tenant_id, run_id: runId, lines: [{ stream: 'system', text: 'late' }] }))).code).toBe(ErrorCode.RUN_TERMINAL);
+  });
+});
+
+describe('run traces on two replicas', () => {
+  it('shows a run’s trace to its owner and an admin; another member asking the service directly gets NOT_FOUND', async () => {
+    const { admin, member } = newTenant();
+    const owner = member();
+    const runId = await newRun(owner);
+    const traceId = newTraceId();
+    const root = { trace_id: traceId, span_id: newSpanId(), name: 'run', kind: 'internal' as const, start_time: '2030-01-01T00:00:00.000Z', status: 'unset' as const };
+    const child = { ...root, span_id: newSpanId(), parent_span_id: root.span_id, name: 'call tool', kind: 'tool_call' as const, start_time: '2030-01-01T00:00:00.010Z' };
+    // The first batches race (each replica may ask the runs service and open the trace row): both are kept once.
+    await Promise.all([
+      caller.request(RecordTraceSpans, { tenant_id: owner.tenant_id, run_id: runId, spans: [root] }),
+      caller.request(RecordTraceSpans, { tenant_id: owner.tenant_id, run_id: runId, spans: [child] }),
+    ]);
+
+    const shape = { run_id: runId, trace_id: traceId, span_count: 2, spans: [expect.objectContaining({ name: 'run', children: [expect.objectContaining({ name: 'call tool' })] })] };
+    expect(await caller.request(GetRunTrace, { scope: owner, run_id: runId })).toMatchObject(shape);
+    expect(await caller.request(GetRunTrace, { scope: admin, run_id: runId })).toMatchObject(shape);
+    expect(await failure(caller.request(GetRunTrace, { scope: member(), run_id: runId }))).toMatchObject({ code: ErrorCode.NOT_FOUND, message: `run ${runId} not found` });
+    // A run the runs service does not know takes no spans.
+    const unknown = uuidv7();
+    expect((await failure(caller.request(RecordTraceSpans, { tenant_id: owner.tenant_id, run_id: unknown, spans: [{ ...root, span_id: newSpanId() }] }))).code).toBe(ErrorCode.NOT_FOUND);
   });
 });

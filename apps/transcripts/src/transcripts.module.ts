@@ -1,11 +1,15 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { BUS, MessagingModule, OutboxRelay, TransactionalOutbox, type Bus } from '@runyard/messaging';
+import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { LogCloser } from './logs/log-closer.service.js';
+import { LogIngestConsumer } from './logs/log-ingest.consumer.js';
 import { LOGS_SETTINGS, type LogsSettings } from './logs/logs-settings.js';
 import { LogsHandler } from './logs/logs.handler.js';
 import { LogsRepository } from './logs/logs.repository.js';
 import { LogsService } from './logs/logs.service.js';
+import { MemoryTenantLogBudget } from './logs/memory-tenant-log-budget.js';
+import { RedisTenantLogBudget } from './logs/redis-tenant-log-budget.js';
 import { RunEndingsConsumer } from './logs/run-endings.consumer.js';
 import { TenantLogBudget } from './logs/tenant-log-budget.js';
 import { DEFAULT_SEGMENTS_SETTINGS, SEGMENTS_SETTINGS, type SegmentsSettings } from './segments/segments-settings.js';
@@ -33,6 +37,8 @@ export interface TranscriptsModuleDeps {
   /** Initialised and migrated; owned (and closed) by the caller. */
   dataSource: DataSource;
   settings: TranscriptsSettings;
+  /** Distributed mode: the tenant log budget is shared there by every replica. Absent: in memory (standalone). */
+  redis?: Redis;
 }
 
 /**
@@ -52,9 +58,16 @@ export class TranscriptsModule {
         OutboxRelay,
         TransactionalOutbox,
         LogsRepository,
-        TenantLogBudget,
+        {
+          provide: TenantLogBudget,
+          useFactory: (): TenantLogBudget => {
+            const bytesPerMinute = deps.settings.logs.tenantBytesPerMinute;
+            return deps.redis ? new RedisTenantLogBudget({ redis: deps.redis, bytesPerMinute }) : new MemoryTenantLogBudget({ bytesPerMinute });
+          },
+        },
         LogsService,
         LogsHandler,
+        LogIngestConsumer,
         RunEndingsConsumer,
         LogCloser,
         { provide: TRACES_SETTINGS, useValue: { ...(deps.settings.traces ?? DEFAULT_TRACES_SETTINGS) } },

@@ -22,7 +22,7 @@ import { runMigrations } from '@runyard/persistence';
 import { createLogger } from '@runyard/runtime';
 import { createRunsApp, createRunsDataSource } from '@runyard/runs';
 import { createSessionsApp, createSessionsDataSource } from '@runyard/sessions';
-import { createTestDatabase, deleteNatsStream, expectEventually, freePort, recordEvents, testInfra, uniqueName } from '@runyard/testing';
+import { createTestDatabase, deleteNatsNamespace, expectEventually, freePort, recordEvents, testInfra, uniqueName } from '@runyard/testing';
 import { v7 as uuidv7 } from 'uuid';
 
 // Distributed mode for real: the sessions and runs services on PostgreSQL and NATS (in this process),
@@ -31,7 +31,8 @@ import { v7 as uuidv7 } from 'uuid';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const WORKER_MAIN = join(ROOT, 'apps/worker/dist/main.js');
-const LEASE_TTL_MS = 1500;
+// Short, so a killed worker's run is recovered quickly; not so short that a healthy worker on a busy CI machine misses a renewal.
+const LEASE_TTL_MS = 3000;
 const SWEEP_INTERVAL_MS = 100;
 
 interface WorkerProcess {
@@ -118,7 +119,7 @@ beforeAll(async () => {
   database = await createTestDatabase('worker_it');
   // Last to run: nothing of this file may outlive it on the shared servers.
   closers.push(() => database.drop());
-  closers.push(() => deleteNatsStream(testInfra.natsUrl, `${namespace}_events`));
+  closers.push(() => deleteNatsNamespace(testInfra.natsUrl, namespace));
 
   const sessionsBus = await NatsBus.connect({ servers: testInfra.natsUrl, name: 'worker-it-sessions', namespace });
   closers.push(() => sessionsBus.close());

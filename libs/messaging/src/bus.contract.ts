@@ -387,6 +387,145 @@ export function runBusContract(name: string, makeBus: () => Promise<BusUnderTest
       expect(secondRun.map((e) => e.envelope.id)).toEqual([marker.id]);
     });
 
+    describe('work queue (submit / work)', () => {
+      /** A command of this test's own, so queued work of other tests stays apart. */
+      const workCommand = () => defineCommand<EchoReply>()(`contract.cmd.${family}.work.v1`, EchoPayload);
+      const echoing = (label = 'w') => (payload: PayloadOf<typeof Echo>, ctx: { subject: string; headers: MessageHeaders }) =>
+        Promise.resolve({ text: `${label}:${payload.text}`, subject: ctx.subject, headers: ctx.headers, validatedInstance: payload instanceof EchoPayload });
+
+      async function work(target: Bus, command: ReturnType<typeof workCommand>, durable: string, handler: ReturnType<typeof echoing>, maxInFlight?: number) {
+        const registration = await target.work(command, { durable, maxInFlight, handler });
+        registrations.push(registration);
+        return registration;
+      }
+
+      it('keeps a command submitted while no worker runs, and replies once a worker handled it', async () => {
+        const Work = workCommand();
+        let calls = 0;
+        const replied = bus.submit(Work, { text: 'queued' }, { messageId: uniqueName('m'), timeoutMs: 10_000, headers: { 'x-test': 'yes' } });
+
+        await work(bus2, Work, uniqueName('late'), (payload, ctx) => {
+          calls++;
+          return echoing()(payload, ctx);
+        });
+
+        const reply = await replied;
+        expect(reply.text).toBe('w:queued');
+        expect(reply.subject).toBe(Work.subject);
+        expect(reply.headers['x-test']).toBe('yes');
+        expect(calls).toBe(1);
+      });
+
+      it("answers a handler's DomainError as is, and an invalid payload with VALIDATION_FAILED before the handler runs", async () => {
+        const Work = workCommand();
+        let calls = 0;
+        await work(bus2, Work, uniqueName('refusing'), () => {
+          calls++;
+          return Promise.reject(new DomainError(ErrorCode.CONFLICT, 'no thanks', { reason: 'test' }));
+        });
+
+        const refused = await rejectionOf(bus.submit(Work, { text: 'x' }, { messageId: uniqueName('m') }));
+        const invalid = await rejectionOf(bus.submit(Work, { text: 7 } as unknown as EchoPayload, { messageId: uniqueName('m') }));
+
+        expect([refused.code, refused.message, refused.details]).toEqual([ErrorCode.CONFLICT, 'no thanks', { reason: 'test' }]);
+        expect(invalid.code).toBe(ErrorCode.VALIDATION_FAILED);
+        expect(calls).toBe(1);
+      });
+
+      it('retries a command whose handler failed unexpectedly or was unavailable, and replies with the final outcome', async () => {
+        const Work = workCommand();
+        const failures = [new Error('database connection lost'), new DomainError(ErrorCode.SERVICE_UNAVAILABLE, 'runs service down')];
+        let calls = 0;
+        await work(bus2, Work, uniqueName('flaky'), (payload, ctx) => {
+          const failure = failures[calls++];
+          return failure === undefined ? echoing()(payload, ctx) : Promise.reject(failure);
+        });
+
+        const reply = await bus.submit(Work, { text: 'eventually' }, { messageId: uniqueName('m'), timeoutMs: 15_000 });
+
+        expect(reply.text).toBe('w:eventually');
+        expect(calls).toBe(3);
+      });
+
+      it('handles a command once for every submit of its id while it is queued, and again once answered', async () => {
+        const Work = workCommand();
+        const messageId = uniqueName('m');
+        const seen: string[] = [];
+        const first = bus.submit(Work, { text: 'one' }, { messageId, timeoutMs: 10_000 });
+        const second = bus.submit(Work, { text: 'one' }, { messageId, timeoutMs: 10_000 });
+        // Both stored (or joined) before any worker runs: one queued command.
+        await work(bus2, Work, uniqueName('once'), (payload, ctx) => {
+          seen.push(payload.text);
+          return echoing()(payload, ctx);
+        });
+
+        expect((await Promise.all([first, second])).map((r) => r.text)).toEqual(['w:one', 'w:one']);
+        expect(seen).toEqual(['one']);
+
+        const again = await bus.submit(Work, { text: 'one' }, { messageId, timeoutMs: 10_000 });
+        expect(again.text).toBe('w:one');
+        expect(seen).toEqual(['one', 'one']);
+      });
+
+      it('times out with UPSTREAM_TIMEOUT while no worker runs, and the command stays queued for the next one', async () => {
+        const Work = workCommand();
+        const messageId = uniqueName('m');
+        const timedOut = await rejectionOf(bus.submit(Work, { text: 'patient' }, { messageId, timeoutMs: 150 }));
+        expect(timedOut.code).toBe(ErrorCode.UPSTREAM_TIMEOUT);
+        const seen: string[] = [];
+        // The retry joins the queued command; the worker arriving now handles it once.
+        const retried = bus.submit(Work, { text: 'patient' }, { messageId, timeoutMs: 10_000 });
+        await work(bus2, Work, uniqueName('after'), (payload, ctx) => {
+          seen.push(payload.text);
+          return echoing()(payload, ctx);
+        });
+
+        expect((await retried).text).toBe('w:patient');
+        expect(seen).toEqual(['patient']);
+      });
+
+      it('shares a queue between the workers of one durable, each command once, each worker within its maxInFlight', async () => {
+        const Work = workCommand();
+        const durable = uniqueName('shared');
+        const gate = deferred();
+        heldHandlers.add(gate.resolve);
+        const inFlight = { a: 0, b: 0 };
+        const most = { a: 0, b: 0 };
+        const handled: Array<{ worker: 'a' | 'b'; text: string }> = [];
+        for (const [label, target] of [['a', bus], ['b', bus2]] as const) {
+          await work(
+            target,
+            Work,
+            durable,
+            async (payload, ctx) => {
+              inFlight[label]++;
+              most[label] = Math.max(most[label], inFlight[label]);
+              // Held until both workers hold two each: only then can the four-at-once point be reached.
+              if (inFlight.a + inFlight.b === 4) gate.resolve();
+              await gate.promise;
+              inFlight[label]--;
+              handled.push({ worker: label, text: payload.text });
+              return echoing(label)(payload, ctx);
+            },
+            2,
+          );
+        }
+        const texts = Array.from({ length: 8 }, (_, i) => `job-${i}`);
+
+        const replies = await Promise.all(texts.map((text) => bus.submit(Work, { text }, { messageId: uniqueName('m'), timeoutMs: 10_000 })));
+
+        expect(replies.map((r) => r.text.split(':')[1])).toEqual(texts);
+        expect(handled.map((h) => h.text).sort()).toEqual([...texts].sort());
+        expect(most).toEqual({ a: 2, b: 2 });
+      });
+
+      it('refuses a command over the message size limit with PAYLOAD_TOO_LARGE, queueing nothing', async () => {
+        const Work = workCommand();
+        const error = await rejectionOf(bus.submit(Work, { text: 'x'.repeat(OVER_LIMIT) }, { messageId: uniqueName('m') }));
+        expect(error.code).toBe(ErrorCode.PAYLOAD_TOO_LARGE);
+      });
+    });
+
     describe('trace context', () => {
       /** Handles Nested by answering the trace it ran in and the headers it got. */
       async function handleNested(): Promise<void> {

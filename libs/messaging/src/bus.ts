@@ -26,6 +26,16 @@ import type { AnyCommand, EventEnvelope, PayloadOf, ReplyOf } from '@runyard/con
  *  - tail():     reads the log from a start point and follows it, every matching event exactly once
  *    and in log order, with no server-side state beyond the tail's life (JetStream ordered consumer).
  *  - eventLog(): the log's epoch and the range of sequences it still retains (for `gap` detection).
+ *  - submit():   stores a command in a durable work queue (JetStream work-queue stream; resolves the
+ *    store first), then waits for the reply the worker that handled it sends once its handler finished.
+ *    A command is handled at least once, by one worker: it stays queued while no worker runs, and is
+ *    redelivered after a worker died or a transient failure (an unexpected error, SERVICE_UNAVAILABLE,
+ *    UPSTREAM_TIMEOUT: not replied, retried later with backoff). Any other DomainError is the final
+ *    reply. So work handlers must be idempotent. Past `timeoutMs`, UPSTREAM_TIMEOUT, and the command
+ *    stays queued: a submit with the same `messageId` while it is queued or being handled joins it (one
+ *    handling, every submitter waiting gets its reply); after it was handled, it is queued again.
+ *  - work():     a durable consumer of one command's work queue; workers under the same durable name
+ *    share it (each command to one of them); `maxInFlight` commands at once per worker.
  *  - size:       requests and published events over the transport's message limit (NATS
  *    `max_payload`; InProcessBus `maxPayloadBytes`, default 1 MiB) reject with PAYLOAD_TOO_LARGE
  *    before anything is sent; a reply over it reaches the caller as PAYLOAD_TOO_LARGE.
@@ -38,6 +48,22 @@ export interface RequestOptions {
   /** Default 5000 ms. */
   timeoutMs?: number;
   headers?: MessageHeaders;
+}
+
+export interface SubmitOptions extends RequestOptions {
+  /**
+   * Names the command in the work queue (JetStream `Nats-Msg-Id`): unique per command, repeated by a
+   * retry of the same one. A submitter's waiting is matched to the reply by it.
+   */
+  messageId: string;
+}
+
+export interface WorkOptions<C extends AnyCommand> {
+  /** Durable consumer name, e.g. `transcripts-log-ingest`; one per command. */
+  durable: string;
+  /** Commands handled at once by this worker; default 16. */
+  maxInFlight?: number;
+  handler: CommandHandlerFn<C>;
 }
 
 export interface HandlerContext {
@@ -131,6 +157,9 @@ export interface BusStatus {
 export interface Bus {
   request<C extends AnyCommand>(command: C, payload: PayloadOf<C>, options?: RequestOptions): Promise<ReplyOf<C>>;
   handle<C extends AnyCommand>(command: C, queueGroup: string, handler: CommandHandlerFn<C>): Promise<Registration>;
+  /** Through the durable work queue: resolves with the reply, sent after the handler finished (see above). */
+  submit<C extends AnyCommand>(command: C, payload: PayloadOf<C>, options: SubmitOptions): Promise<ReplyOf<C>>;
+  work<C extends AnyCommand>(command: C, options: WorkOptions<C>): Promise<Registration>;
   publish(envelope: EventEnvelope, headers?: MessageHeaders): Promise<void>;
   consume(options: ConsumeOptions): Promise<Registration>;
   /**

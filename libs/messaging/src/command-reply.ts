@@ -1,9 +1,9 @@
-import { type AnyCommand, type ClassType, DomainError, ErrorCode, isErrorCode, type Reply } from '@runyard/contracts';
+import { type AnyCommand, DomainError, ErrorCode, isErrorCode, type Reply } from '@runyard/contracts';
 import type { CommandHandlerFn, HandlerContext } from './bus.js';
 import { messageBytes, payloadTooLarge } from './message-size.js';
 import type { MessagingLogger } from './messaging-logger.js';
 import { runWithTraceContext, traceContext, traceFromHeaders } from './trace-context.js';
-import { validatePayload } from './validate-payload.js';
+import { validateCommandPayload } from './validate-payload.js';
 
 /**
  * The receiving half of request/reply, shared by both adapters so they cannot drift: validate, run
@@ -33,7 +33,7 @@ async function runHandler(
   logger: MessagingLogger,
 ): Promise<Reply<unknown>> {
   try {
-    const payload = await validatePayload(command.payload as ClassType<object>, plain);
+    const payload: unknown = await validateCommandPayload(command, plain);
     return { ok: true, data: await handler(payload, ctx) };
   } catch (error) {
     if (error instanceof DomainError) {

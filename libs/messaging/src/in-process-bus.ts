@@ -13,14 +13,17 @@ import type {
   MessageHeaders,
   Registration,
   RequestOptions,
+  SubmitOptions,
   Tail,
   TailOptions,
+  WorkOptions,
 } from './bus.js';
 import { describeError, serveCommand, unwrapReply } from './command-reply.js';
 import { assertMessageFits, assertPayloadLimit, DEFAULT_MAX_PAYLOAD_BYTES } from './message-size.js';
 import type { MessagingLogger } from './messaging-logger.js';
 import { assertEventSubject, subjectMatches } from './subject-filter.js';
 import { assertTailStart, startTail } from './tail-lifecycle.js';
+import { InProcessWorkQueue } from './in-process-work-queue.js';
 import { runWithTraceContext, traceContext, traceFromEvent, traceIdNote, withTraceHeaders } from './trace-context.js';
 
 export interface InProcessBusOptions {
@@ -121,6 +124,7 @@ export class InProcessBus implements Bus {
   private readonly maxPayloadBytes: number;
   private readonly logger: MessagingLogger;
   private closed = false;
+  private readonly workQueue: InProcessWorkQueue;
 
   constructor(options: InProcessBusOptions = {}) {
     this.duplicateWindowMs = options.duplicateWindowMs ?? 2 * 60_000;
@@ -132,6 +136,7 @@ export class InProcessBus implements Bus {
     this.maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     assertPayloadLimit(this.maxPayloadBytes);
     this.logger = options.logger ?? new Logger(InProcessBus.name);
+    this.workQueue = new InProcessWorkQueue(this.logger, this.maxPayloadBytes);
   }
 
   async request<C extends AnyCommand>(command: C, payload: PayloadOf<C>, options: RequestOptions = {}): Promise<ReplyOf<C>> {
@@ -189,6 +194,22 @@ export class InProcessBus implements Bus {
         group.entries = group.entries.filter((e) => e !== entry);
         this.registrations.delete(registration);
         await Promise.allSettled([...entry.inFlight]);
+      },
+    };
+    this.registrations.add(registration);
+    return registration;
+  }
+
+  submit<C extends AnyCommand>(command: C, payload: PayloadOf<C>, options: SubmitOptions): Promise<ReplyOf<C>> {
+    return this.workQueue.submit(command, payload, options);
+  }
+
+  async work<C extends AnyCommand>(command: C, options: WorkOptions<C>): Promise<Registration> {
+    const queued = this.workQueue.work(command, options);
+    const registration: Registration = {
+      stop: async () => {
+        this.registrations.delete(registration);
+        await queued.stop();
       },
     };
     this.registrations.add(registration);
@@ -306,6 +327,7 @@ export class InProcessBus implements Bus {
     if (this.closed) return;
     this.closed = true;
     await Promise.allSettled([...this.registrations].map((r) => r.stop()));
+    this.workQueue.close();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
   }

@@ -12,6 +12,8 @@ export {
   type MessageHeaders,
   type Registration,
   type RequestOptions,
+  type SubmitOptions,
+  type WorkOptions,
   type Tail,
   type TailOptions,
   type TailStart,
@@ -42,7 +44,7 @@ export {
   type TraceContext,
   type Traceparent,
 } from './trace-context.js';
-export { validatePayload } from './validate-payload.js';
+export { validateCommandPayload, validatePayload } from './validate-payload.js';
 export { CreateOutboxEvents1763600000000 } from './outbox/1763600000000-CreateOutboxEvents.js';
 export { newEvent, type EventRefs } from './outbox/new-event.js';
 export { OutboxEventEntity } from './outbox/outbox-event.entity.js';

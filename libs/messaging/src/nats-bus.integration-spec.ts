@@ -19,7 +19,7 @@ const streamsToDelete = new Set<string>();
 
 async function connectBus(label: string, servers = testInfra.natsUrl, ns = namespace, options: Partial<NatsBusOptions> = {}): Promise<NatsBus> {
   const bus = await NatsBus.connect({ servers, name: `${label}-${namespace}`, namespace: ns, ...options });
-  if (servers === testInfra.natsUrl) streamsToDelete.add(bus.streamName);
+  if (servers === testInfra.natsUrl) for (const stream of bus.streamNames()) streamsToDelete.add(stream);
   return bus;
 }
 

@@ -2,12 +2,10 @@ import { Logger } from '@nestjs/common';
 import {
   AckPolicy,
   type Consumer,
-  type ConsumerInfo,
   type ConsumerMessages,
   DeliverPolicy,
   type JetStreamClient,
   JetStreamApiCodes,
-  JetStreamApiError,
   type JetStreamManager,
   type JsMsg,
   jetstream,
@@ -19,9 +17,7 @@ import {
 import {
   connect,
   errors,
-  headers as natsHeaders,
   type Msg,
-  type MsgHdrs,
   type NatsConnection,
   nanos,
   type Subscription,
@@ -37,13 +33,17 @@ import type {
   MessageHeaders,
   Registration,
   RequestOptions,
+  SubmitOptions,
   Tail,
   TailOptions,
   TailStart,
+  WorkOptions,
 } from './bus.js';
 import { describeError, serveCommand, unwrapReply } from './command-reply.js';
 import { assertMessageFits, DEFAULT_MAX_PAYLOAD_BYTES, messageBytes, payloadTooLarge } from './message-size.js';
 import type { MessagingLogger } from './messaging-logger.js';
+import { ensureDurable, fromNatsHeaders, isApiError, isMaxPayloadExceeded, parseJson, toNatsHeaders } from './nats-wire.js';
+import { NatsWorkQueue } from './nats-work-queue.js';
 import { assertEventSubject } from './subject-filter.js';
 import { assertTailStart, startTail } from './tail-lifecycle.js';
 import { runWithTraceContext, traceContext, traceFromEvent, traceIdNote, withTraceHeaders } from './trace-context.js';
@@ -74,7 +74,6 @@ export interface NatsBusOptions {
 const DEFAULT_TIMEOUT_MS = 5000;
 const PUBLISH_TIMEOUT_MS = 5000;
 const DUPLICATE_WINDOW_MS = 2 * 60_000;
-const ACK_WAIT_MS = 30_000;
 const NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
 const DEFAULT_NAMESPACE = 'runyard';
 /**
@@ -106,6 +105,7 @@ export class NatsBus implements Bus {
   /** Rejecters of requests awaiting a reply, failed at once when the connection drops. */
   private readonly pendingRequests = new Set<(error: DomainError) => void>();
   private readonly statusLoop: Promise<void>;
+  private readonly workQueue: NatsWorkQueue;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -117,6 +117,23 @@ export class NatsBus implements Bus {
     this.namespace = options.namespace ?? DEFAULT_NAMESPACE;
     this.streamName = options.streamName ?? `${this.namespace}_events`;
     this.statusLoop = this.watchStatus();
+    this.workQueue = new NatsWorkQueue({
+      nc,
+      js: this.js,
+      jsm,
+      namespace: this.namespace,
+      replicas: options.replicas ?? 1,
+      logger,
+      isUsable: () => this.isUsable(),
+      unavailable: () => this.unavailable(),
+      maxPayload: () => this.maxPayload(),
+      onConnectionLost: (reject) => {
+        this.pendingRequests.add(reject);
+        return () => this.pendingRequests.delete(reject);
+      },
+      track: (registration) => this.registrations.add(registration),
+      untrack: (registration) => this.registrations.delete(registration),
+    });
   }
 
   static async connect(options: NatsBusOptions): Promise<NatsBus> {
@@ -143,11 +160,17 @@ export class NatsBus implements Bus {
     try {
       const bus = new NatsBus(nc, await jetstreamManager(nc), options, logger);
       await bus.ensureStream();
+      await bus.workQueue.ensureStream();
       return bus;
     } catch (error) {
       await nc.close();
       throw error;
     }
+  }
+
+  /** Every stream this bus made: the event log and the work queue. */
+  streamNames(): string[] {
+    return [this.streamName, this.workQueue.streamName];
   }
 
   /** The subject on the wire for a contract subject. */
@@ -312,6 +335,14 @@ export class NatsBus implements Bus {
     }
   }
 
+  submit<C extends AnyCommand>(command: C, payload: PayloadOf<C>, options: SubmitOptions): Promise<ReplyOf<C>> {
+    return this.workQueue.submit(command, payload, options);
+  }
+
+  work<C extends AnyCommand>(command: C, options: WorkOptions<C>): Promise<Registration> {
+    return this.workQueue.work(command, options);
+  }
+
   async publish(envelope: EventEnvelope, headers: MessageHeaders = {}): Promise<void> {
     assertEventSubject(envelope.subject);
     if (!this.isUsable()) throw this.unavailable();
@@ -333,7 +364,7 @@ export class NatsBus implements Bus {
   async consume(options: ConsumeOptions): Promise<Registration> {
     if (!this.isUsable()) throw this.unavailable();
     const maxInFlight = Math.max(1, options.maxInFlight ?? 1);
-    await this.ensureConsumer(options.durable, this.wire(options.filterSubject), maxInFlight);
+    await ensureDurable(this.jsm, this.streamName, options.durable, this.wire(options.filterSubject), maxInFlight);
     const consumer = await this.js.consumers.get(this.streamName, options.durable);
     const messages: ConsumerMessages = await consumer.consume({ max_messages: maxInFlight });
 
@@ -550,32 +581,6 @@ export class NatsBus implements Bus {
     return { epoch: epochOf(info), firstSequence: messages === 0 ? last + 1 : first, lastSequence: last };
   }
 
-  /** Creates the durable, or brings its limits up to date; its filter is fixed once created (nats-server 2.9). */
-  private async ensureConsumer(durable: string, filterSubject: string, maxAckPending: number): Promise<void> {
-    const ackWait = nanos(ACK_WAIT_MS);
-    let existing: ConsumerInfo;
-    try {
-      existing = await this.jsm.consumers.info(this.streamName, durable);
-    } catch (error) {
-      if (!isApiError(error, JetStreamApiCodes.ConsumerNotFound)) throw error;
-      await this.jsm.consumers.add(this.streamName, {
-        durable_name: durable,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        filter_subject: filterSubject,
-        ack_wait: ackWait,
-        max_ack_pending: maxAckPending,
-      });
-      return;
-    }
-    if (existing.config.filter_subject !== filterSubject) {
-      throw new Error(`Durable ${durable} already exists with filter ${existing.config.filter_subject ?? '(none)'}`);
-    }
-    if (existing.config.max_ack_pending !== maxAckPending || existing.config.ack_wait !== ackWait) {
-      await this.jsm.consumers.update(this.streamName, durable, { max_ack_pending: maxAckPending, ack_wait: ackWait });
-    }
-  }
-
   /** Creates the event stream, or updates the settings that may change on an existing one. */
   private async ensureStream(): Promise<void> {
     const settings: Partial<StreamConfig> = {
@@ -606,6 +611,7 @@ export class NatsBus implements Bus {
     if (this.closing) return;
     this.closing = true;
     await Promise.allSettled([...this.registrations].map((r) => r.stop()));
+    this.workQueue.close();
     if (!this.nc.isClosed()) {
       // drain() flushes through the server; while disconnected, close at once instead.
       if (this.connected) await this.nc.drain().catch(() => this.nc.close());
@@ -623,34 +629,6 @@ function epochOf(info: StreamInfo): string {
   return info.created.replace(/\D/g, '');
 }
 
-function toNatsHeaders(headers: MessageHeaders | undefined): MsgHdrs | undefined {
-  if (!headers) return undefined;
-  const entries = Object.entries(headers);
-  if (entries.length === 0) return undefined;
-  const h = natsHeaders();
-  for (const [name, value] of entries) h.set(name, value);
-  return h;
-}
-
-function fromNatsHeaders(h: MsgHdrs | undefined, dropTransport = false): MessageHeaders {
-  const out: MessageHeaders = {};
-  if (!h) return out;
-  for (const name of h.keys()) {
-    if (dropTransport && name.toLowerCase().startsWith('nats-')) continue;
-    out[name] = h.get(name);
-  }
-  return out;
-}
-
-/** The decoded JSON value, or undefined when the bytes are not JSON (a malformed reply or message). */
-function parseJson(data: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder().decode(data)) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
 function isEnvelope(value: unknown): value is EventEnvelope {
   if (value === null || typeof value !== 'object') return false;
   const candidate = value as { id?: unknown; subject?: unknown };
@@ -662,11 +640,3 @@ function isNoResponders(error: unknown): boolean {
   return error instanceof errors.RequestError && error.isNoResponders();
 }
 
-/** The client refused to send a message over the server's `max_payload`. */
-function isMaxPayloadExceeded(error: unknown): boolean {
-  return error instanceof errors.InvalidArgumentError && error.message.includes('max_payload');
-}
-
-function isApiError(error: unknown, code: number): boolean {
-  return error instanceof JetStreamApiError && error.code === code;
-}

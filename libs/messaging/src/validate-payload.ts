@@ -1,4 +1,4 @@
-import { type ClassType, DomainError, ErrorCode, type FieldError } from '@runyard/contracts';
+import { type AnyCommand, type ClassType, type FieldError, invalidPayload, type PayloadOf } from '@runyard/contracts';
 import { plainToInstance } from 'class-transformer';
 import { validate, type ValidationError } from 'class-validator';
 
@@ -10,7 +10,7 @@ import { validate, type ValidationError } from 'class-validator';
  */
 export async function validatePayload<T extends object>(payloadClass: ClassType<T>, plain: unknown): Promise<T> {
   if (plain === null || typeof plain !== 'object' || Array.isArray(plain)) {
-    throw validationFailed([{ field: '', message: 'payload must be a JSON object' }]);
+    throw invalidPayload([{ field: '', message: 'payload must be a JSON object' }]);
   }
   const instance = plainToInstance(payloadClass, plain);
   const problems = await validate(instance, {
@@ -20,17 +20,17 @@ export async function validatePayload<T extends object>(payloadClass: ClassType<
     // Values stay out of the error tree: they may hold user content that must not reach logs.
     validationError: { target: false, value: false },
   });
-  if (problems.length > 0) throw validationFailed(flatten(problems, ''));
+  if (problems.length > 0) throw invalidPayload(flatten(problems, ''));
   return instance;
 }
 
-function validationFailed(errors: FieldError[]): DomainError {
-  const summary = errors
-    .slice(0, 3)
-    .map((e) => (e.field ? `${e.field}: ${e.message}` : e.message))
-    .join('; ');
-  const more = errors.length > 3 ? ` (and ${errors.length - 3} more)` : '';
-  return new DomainError(ErrorCode.VALIDATION_FAILED, `Invalid payload: ${summary}${more}`, { errors });
+/**
+ * A command's payload, validated by the command's own validator when it has one (a hot subject: same
+ * rules and errors, a fraction of the cost; see CommandDef.validate), by its payload class otherwise.
+ */
+export async function validateCommandPayload<C extends AnyCommand>(command: C, plain: unknown): Promise<PayloadOf<C>> {
+  if (command.validate !== undefined) return command.validate(plain) as PayloadOf<C>;
+  return (await validatePayload(command.payload as ClassType<object>, plain)) as PayloadOf<C>;
 }
 
 function flatten(problems: ValidationError[], parent: string): FieldError[] {

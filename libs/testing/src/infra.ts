@@ -56,14 +56,16 @@ export async function createTestDatabase(prefix = 'runyard_test'): Promise<{ url
   };
 }
 
-/** Deletes a JetStream stream a test created on a shared NATS server (no error if it is gone). */
-export async function deleteNatsStream(natsUrl: string, stream: string): Promise<void> {
+/** Deletes the JetStream streams a NatsBus of `namespace` made (`<namespace>_events`, `<namespace>_work`, …). */
+export async function deleteNatsNamespace(natsUrl: string, namespace: string): Promise<void> {
   const { connect } = await import('@nats-io/transport-node');
   const { jetstreamManager } = await import('@nats-io/jetstream');
   const nc = await connect({ servers: natsUrl });
   try {
     const jsm = await jetstreamManager(nc);
-    await jsm.streams.delete(stream).catch(() => false);
+    for await (const name of jsm.streams.names()) {
+      if (name.startsWith(`${namespace}_`)) await jsm.streams.delete(name).catch(() => false);
+    }
   } finally {
     await nc.close();
   }

@@ -106,7 +106,8 @@ export class HeldRun {
     this.log = withContext(settings.logger, { run_id: claimed.run.id, attempt: claimed.run.attempt, ...(this.trace ? { trace_id: this.trace.traceId } : {}) });
     this.extendLease(leaseStartedAt);
     this.runLog = new RunLog({
-      send: (payload, options) => this.send(AppendLogLines, payload, options),
+      // Through the work queue, with the run's trace like every request of this run.
+      send: (payload, options) => this.settings.bus.submit(AppendLogLines, payload, { ...options, headers: { ...options.headers, ...traceHeaders(this.trace) } }),
       tenantId: claimed.run.tenant_id,
       runId: claimed.run.id,
       producerId: logProducerId(settings.workerId, claimed.lease_token),

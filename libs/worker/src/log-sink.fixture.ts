@@ -1,4 +1,4 @@
-import { AppendLogLines, DomainError, ErrorCode, type LogAppendResult, type LogLineInput, type PayloadOf } from '@runyard/contracts';
+import { AppendLogLines, type LogAppendResult, type LogLineInput, type PayloadOf } from '@runyard/contracts';
 import type { Bus, Registration } from '@runyard/messaging';
 
 export interface SunkLine extends LogLineInput {
@@ -15,8 +15,9 @@ export interface SunkBatch {
 /**
  * The transcripts service's append contract, in memory, for worker tests: lines numbered 1, 2, 3…
  * per run in arrival order; a batch with the producer id and batch_seq of one already stored is not
- * stored again and gets the first reply. It can be taken down (no handler: SERVICE_UNAVAILABLE) and
- * made to lose replies after committing (UPSTREAM_TIMEOUT), as a timeout on the wire would.
+ * stored again and gets the first reply. Like the service, it takes batches from the work queue
+ * (`Bus.work`). It can be taken down (batches wait in the queue) and made to fail after storing a
+ * batch (as a crash between commit and reply would: the batch is delivered again).
  */
 export class LogSink {
   /** Every batch request received, stored or not, in order. */
@@ -39,8 +40,8 @@ export class LogSink {
     return this.runs.get(runId) ?? [];
   }
 
-  /** The next `count` batches are committed but their replies are lost. */
-  loseReplies(count = 1): void {
+  /** The next `count` deliveries store their batch, then fail: the queue delivers them again. */
+  failAfterStoring(count = 1): void {
     this.repliesToLose = count;
   }
 
@@ -50,7 +51,7 @@ export class LogSink {
   }
 
   async up(): Promise<void> {
-    this.registration ??= await this.bus.handle(AppendLogLines, `log-sink-${Date.now()}`, (payload) => Promise.resolve(this.append(payload)));
+    this.registration ??= await this.bus.work(AppendLogLines, { durable: 'log-sink', handler: (payload) => Promise.resolve(this.append(payload)) });
   }
 
   private append(payload: PayloadOf<typeof AppendLogLines>): LogAppendResult {
@@ -68,7 +69,7 @@ export class LogSink {
     }
     if (this.repliesToLose > 0) {
       this.repliesToLose--;
-      throw new DomainError(ErrorCode.UPSTREAM_TIMEOUT, 'reply lost by the test');
+      throw new Error('failed after storing, by the test');
     }
     return reply;
   }

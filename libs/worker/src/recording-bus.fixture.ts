@@ -1,5 +1,5 @@
 import { DomainError, ErrorCode, RecordTraceSpans, RenewLease, type AnyCommand, type EventEnvelope, type PayloadOf, type ReplyOf, type TraceSpanInput } from '@runyard/contracts';
-import type { Bus, BusStatus, CommandHandlerFn, ConsumeOptions, EventLogInfo, MessageHeaders, Registration, RequestOptions, Tail, TailOptions } from '@runyard/messaging';
+import type { Bus, BusStatus, CommandHandlerFn, ConsumeOptions, EventLogInfo, MessageHeaders, Registration, RequestOptions, SubmitOptions, Tail, TailOptions, WorkOptions } from '@runyard/messaging';
 
 export interface RecordedRequest {
   subject: string;
@@ -66,11 +66,20 @@ export class RecordingBus implements Bus {
       this.spans.push(...spans);
       return { recorded: spans.length, refused: 0, limit_reached: false } as ReplyOf<C>;
     }
+    if (command.subject === RenewLease.subject && this.holding) await new Promise<void>((resolve) => this.heldBack.push(resolve));
+    return this.record(command, payload, () => this.inner.request(command, payload, options));
+  }
+
+  /** Work-queue commands (log batches) are recorded as requests are. */
+  submit<C extends AnyCommand>(command: C, payload: PayloadOf<C>, options: SubmitOptions): Promise<ReplyOf<C>> {
+    return this.record(command, payload, () => this.inner.submit(command, payload, options));
+  }
+
+  private async record<C extends AnyCommand>(command: C, payload: PayloadOf<C>, send: () => Promise<ReplyOf<C>>): Promise<ReplyOf<C>> {
     const entry: RecordedRequest = { subject: command.subject, payload };
     this.requests.push(entry);
-    if (command.subject === RenewLease.subject && this.holding) await new Promise<void>((resolve) => this.heldBack.push(resolve));
     try {
-      const reply = await this.inner.request(command, payload, options);
+      const reply = await send();
       const toLose = this.repliesToLose.get(command.subject) ?? 0;
       if (toLose > 0) {
         this.repliesToLose.set(command.subject, toLose - 1);
@@ -86,6 +95,10 @@ export class RecordingBus implements Bus {
 
   handle<C extends AnyCommand>(command: C, queueGroup: string, handler: CommandHandlerFn<C>): Promise<Registration> {
     return this.inner.handle(command, queueGroup, handler);
+  }
+
+  work<C extends AnyCommand>(command: C, options: WorkOptions<C>): Promise<Registration> {
+    return this.inner.work(command, options);
   }
 
   publish(envelope: EventEnvelope, headers?: MessageHeaders): Promise<void> {

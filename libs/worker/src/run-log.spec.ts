@@ -50,6 +50,16 @@ describe('RunLog (ctx.log)', () => {
     expect(log.buffered).toBe(0);
   });
 
+  it('keeps the batches of two runs apart when their producer ids coincide (lease tokens are per run)', async () => {
+    const first = writer();
+    const second = writer();
+    await first.log.append('first run');
+    await second.log.append('second run');
+    await Promise.all([first.log.flush(), second.log.flush()]);
+    expect(sink.lines(first.runId).map((line) => line.text)).toEqual(['first run']);
+    expect(sink.lines(second.runId).map((line) => line.text)).toEqual(['second run']);
+  });
+
   it('defaults to the agent stream at level info', async () => {
     const { log, runId } = writer();
     await log.append('thinking');
@@ -82,9 +92,9 @@ describe('RunLog (ctx.log)', () => {
     expect(log.acknowledged).toBe(1);
   });
 
-  it('sends a batch whose reply was lost again with the same batch_seq: it is stored once', async () => {
+  it('stores a batch delivered again after a failure past its commit once, and is acknowledged once', async () => {
     const { log, runId } = writer();
-    sink.loseReplies(2);
+    sink.failAfterStoring(2);
     for (let i = 0; i < 5; i++) await log.append(`line ${i}`);
     await log.flush();
     await log.append('after');
@@ -103,14 +113,15 @@ describe('RunLog (ctx.log)', () => {
   it('keeps every line while the service is down, holds writers back past its bound, and delivers all once it is back', async () => {
     await sink.down();
     const { logger, seen } = warnings();
-    const { log, runId } = writer({ maxBufferedLines: 10, logger });
+    const { log, runId } = writer({ maxBufferedLines: 10, logger, requestTimeoutMs: 50 });
     const resolved: number[] = [];
     const appends = Array.from({ length: 15 }, (_, i) => log.append(`line ${i}`).then(() => resolved.push(i)));
     const flushed = log.flush();
     // The first nine had room; from the tenth on, the buffer is at its bound.
     await expectEventually(() => expect(resolved).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]));
     await expectEventually(() => expect(seen.map((warning) => warning.message)).toContain('log batch not acknowledged; retrying it'));
-    expect(seen[0].context).toMatchObject({ code: ErrorCode.SERVICE_UNAVAILABLE });
+    // The batch waits in the queue; the writer keeps waiting for it (each retry joins the queued batch).
+    expect(seen[0].context).toMatchObject({ code: ErrorCode.UPSTREAM_TIMEOUT });
     expect(log.buffered).toBe(15);
 
     await sink.up();

@@ -10,7 +10,7 @@ import {
   type LogLineStream,
   type PayloadOf,
 } from '@runyard/contracts';
-import type { Bus, RequestOptions } from '@runyard/messaging';
+import type { Bus, SubmitOptions } from '@runyard/messaging';
 import { errorMessage, silentLogger, type WorkerLogger } from './worker-logger.js';
 
 export interface RunLogLineOptions {
@@ -21,17 +21,17 @@ export interface RunLogLineOptions {
 }
 
 /** Sends one batch; HeldRun passes its own `send` so batches carry the run's trace. */
-export type SendAppend = (payload: PayloadOf<typeof AppendLogLines>, options?: RequestOptions) => Promise<LogAppendResult>;
+export type SendAppend = (payload: PayloadOf<typeof AppendLogLines>, options: SubmitOptions) => Promise<LogAppendResult>;
 
 export interface RunLogSettings {
-  /** Where batches go: `bus.request(AppendLogLines, …)`, unless `send` is given. */
+  /** Where batches go: `bus.submit(AppendLogLines, …)`, unless `send` is given. */
   bus?: Bus;
   send?: SendAppend;
   tenantId: string;
   runId: string;
   /** Stable per writer: the worker id and the claim (lease token), so a retry after a timeout is recognised. */
   producerId: string;
-  /** A batch goes out once this many lines are waiting; default 500 (at most LOG_BATCH_MAX_LINES). */
+  /** A batch goes out once this many lines are waiting; default (and at most) LOG_BATCH_MAX_LINES, 1000: fewer, larger transactions. */
   maxBatchLines?: number;
   /** …or this many bytes of text; default 256 KiB (under the service's 512 KiB per batch). */
   maxBatchBytes?: number;
@@ -43,7 +43,7 @@ export interface RunLogSettings {
   maxBufferedBytes?: number;
   /** First retry delay after a transient failure (doubling up to 5 s); default 100 ms. */
   retryDelayMs?: number;
-  /** Reply timeout of one batch; default 5000 ms. */
+  /** How long one batch's commit reply is awaited before the batch is submitted again (joining the queued one); default 5000 ms. */
   requestTimeoutMs?: number;
   logger?: WorkerLogger;
 }
@@ -89,12 +89,10 @@ export function logProducerId(workerId: string, leaseToken: number): string {
  * A batch the service refuses for good (log closed or full, run unknown) is reported through the
  * logger with its line count, and later lines are refused the same way.
  *
- * Why request/reply and not a JetStream hop: the issue asks for appends "durably acknowledged only
- * once committed". A JetStream PubAck says "stored in the stream", not "committed in PostgreSQL", so a
- * producer would still have to wait for the service's commit reply and keep its lines until then. That
- * is exactly what this path does: the reply comes after the commit, and a retry with the same batch_seq
- * is stored once. An extra stream in between would add a hop and a second store per batch and would
- * change nothing about what the producer may forget, or when.
+ * Batches travel through the bus's durable work queue (JetStream; `Bus.submit`), named by run,
+ * producer id and batch_seq: a batch is stored in NATS before the service sees it, waits there through a
+ * transcripts restart or a database outage, and is appended by one replica, which replies only after
+ * the commit. A retry after a timeout joins the queued batch rather than queueing a second one.
  */
 export class RunLog {
   private readonly send: SendAppend;
@@ -128,8 +126,8 @@ export class RunLog {
   constructor(private readonly settings: RunLogSettings) {
     const { bus } = settings;
     if (settings.send === undefined && bus === undefined) throw new Error('RunLog needs a bus or a send function');
-    this.send = settings.send ?? ((payload, options) => bus!.request(AppendLogLines, payload, options));
-    this.maxBatchLines = Math.min(settings.maxBatchLines ?? 500, LOG_BATCH_MAX_LINES);
+    this.send = settings.send ?? ((payload, options) => bus!.submit(AppendLogLines, payload, options));
+    this.maxBatchLines = Math.min(settings.maxBatchLines ?? LOG_BATCH_MAX_LINES, LOG_BATCH_MAX_LINES);
     this.maxBatchBytes = Math.min(settings.maxBatchBytes ?? 256 * 1024, LOCAL_CUT_BYTES);
     this.flushIntervalMs = settings.flushIntervalMs ?? 200;
     this.maxBufferedLines = settings.maxBufferedLines ?? 20_000;
@@ -246,7 +244,7 @@ export class RunLog {
     };
     for (let attempt = 1; !this.abandoned; attempt++) {
       try {
-        const reply = await this.send(payload, { timeoutMs: this.requestTimeoutMs });
+        const reply = await this.send(payload, { messageId: batchMessageId(payload), timeoutMs: this.requestTimeoutMs });
         this.acknowledgedLines += reply.accepted;
         if (reply.refused > 0) {
           this.gone = new DomainError(ErrorCode.PAYLOAD_TOO_LARGE, 'the run’s log reached its limit');
@@ -321,6 +319,14 @@ export class RunLog {
   private hasRoom(): boolean {
     return this.abandoned || (this.queue.length < this.maxBufferedLines && this.queuedBytes < this.maxBufferedBytes);
   }
+}
+
+/**
+ * The batch's name in the work queue: what the service dedupes on (run, producer, batch_seq). The run
+ * is part of it: a producer id is only unique per run (lease tokens of different runs coincide).
+ */
+function batchMessageId(payload: PayloadOf<typeof AppendLogLines>): string {
+  return `${payload.run_id}/${payload.producer!.id}/${payload.producer!.batch_seq}`;
 }
 
 /**

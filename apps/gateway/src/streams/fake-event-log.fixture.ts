@@ -100,6 +100,8 @@ export class FakeEventLog implements Bus {
 
   request = unexpected('request');
   handle = unexpected('handle');
+  submit = unexpected('submit');
+  work = unexpected('work');
   publish = unexpected('publish');
   consume = unexpected('consume');
   status = unexpected('status');

@@ -4,7 +4,7 @@ import { CreateSession, ListMessages, RunMessagePosted, type CallerScope, type C
 import { NatsBus, newEvent } from '@runyard/messaging';
 import { runMigrations } from '@runyard/persistence';
 import { createLogger } from '@runyard/runtime';
-import { createTestDatabase, deleteNatsStream, expectEventually, testInfra, uniqueName } from '@runyard/testing';
+import { createTestDatabase, deleteNatsNamespace, expectEventually, testInfra, uniqueName } from '@runyard/testing';
 import type { DataSource } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { createSessionsApp, createSessionsDataSource } from '../sessions.app.js';
@@ -48,9 +48,8 @@ afterAll(async () => {
     await replica.bus.close();
     await replica.dataSource.destroy();
   }
-  const streamName = publisher?.streamName;
   await publisher?.close();
-  if (streamName !== undefined) await deleteNatsStream(testInfra.natsUrl, streamName);
+  await deleteNatsNamespace(testInfra.natsUrl, namespace);
   await database?.drop();
 }, 60_000);
 

@@ -5,7 +5,7 @@ import { NatsBus, type Bus } from '@runyard/messaging';
 import { createServiceDataSource, runMigrations } from '@runyard/persistence';
 import { createLogger } from '@runyard/runtime';
 import { createRunsApp, runsEntities, runsMigrations, RUNS_SCHEMA } from '@runyard/runs';
-import { deleteNatsStream } from '@runyard/testing';
+import { deleteNatsNamespace } from '@runyard/testing';
 import { createSessionsApp, sessionsEntities, sessionsMigrations, SESSIONS_SCHEMA } from '@runyard/sessions';
 import { createTranscriptsApp, transcriptsEntities, transcriptsMigrations, TRANSCRIPTS_SCHEMA, type LogsSettings } from '@runyard/transcripts';
 import { builtInExecutors, silentLogger, Worker } from '@runyard/worker';
@@ -63,7 +63,7 @@ export async function bootDistributed(options: DistributedOptions): Promise<Boot
   };
 
   // Last to run: the namespace's event stream must not outlive the test on a shared server.
-  closers.push(() => deleteNatsStream(options.natsUrl, `${options.namespace}_events`));
+  closers.push(() => deleteNatsNamespace(options.natsUrl, options.namespace));
   try {
     for (let i = 0; i < (options.sessionsReplicas ?? 2); i++) {
       const bus = await connect(`sessions-${i}`);
@@ -77,16 +77,17 @@ export async function bootDistributed(options: DistributedOptions): Promise<Boot
       const app: INestApplicationContext = await createRunsApp({ bus, dataSource: db, logger });
       closers.push(() => app.close());
     }
+    // One client for the gateway and the transcripts replicas (their tenant log budget), closed after them.
+    const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1 });
+    closers.push(async () => redis.quit());
     for (let i = 0; i < (options.transcriptsReplicas ?? 2); i++) {
       const bus = await connect(`transcripts-${i}`);
       const db = await dataSource(TRANSCRIPTS_SCHEMA, transcriptsEntities, transcriptsMigrations);
-      const app: INestApplicationContext = await createTranscriptsApp({ bus, dataSource: db, logger }, { logs: options.logs });
+      const app: INestApplicationContext = await createTranscriptsApp({ bus, dataSource: db, logger, redis }, { logs: options.logs });
       closers.push(() => app.close());
     }
     const bus = await connect('gateway');
     const db = await dataSource(GATEWAY_SCHEMA, gatewayEntities, gatewayMigrations);
-    const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1 });
-    closers.push(async () => redis.quit());
     const systemKey = `ryk_sys_${randomBytes(24).toString('base64url')}`;
     const { app } = await createGatewayApp({
       bus,

@@ -8,7 +8,7 @@ export interface LogsSettings {
   maxLinesPerRun: number;
   /** Bytes of text one run's log may hold (same treatment as maxLinesPerRun). */
   maxBytesPerRun: number;
-  /** Bytes of text one tenant may append per minute, per replica (RATE_LIMITED past it). */
+  /** Bytes of text one tenant may append per minute, across replicas (RATE_LIMITED past it). */
   tenantBytesPerMinute: number;
 }
 

@@ -40,6 +40,18 @@ export interface StoredLine extends NewLine {
   seq: number;
 }
 
+/** One append's writes (LogsRepository.append). */
+export interface LogAppend {
+  tenantId: string;
+  runId: string;
+  firstSeq: number;
+  lines: NewLine[];
+  /** The log's counters after it. */
+  counters: { lastSeq: number; bytes: number; limitReached: boolean };
+  /** The producer's batch and the reply it gets, for retries. */
+  batch?: { producerId: string; batchSeq: number; reply: LogAppendResult };
+}
+
 export interface LineFilter {
   afterSeq: number;
   since?: Date;
@@ -91,8 +103,9 @@ function toRunLog(row: RunLogRow): RunLog {
 }
 
 /**
- * The only database code of run logs (raw SQL: a batch is one INSERT of unnested arrays, which an
- * entity manager would turn into one parameter set per row). Every method takes the tenant.
+ * The only database code of run logs (raw SQL: an append's writes are one statement of unnested
+ * arrays, where an entity manager would send one parameter set per row and one statement per table).
+ * Every method takes the tenant.
  */
 @Injectable()
 export class LogsRepository {
@@ -102,6 +115,19 @@ export class LogsRepository {
   async lockForAppend(tx: EntityManager, tenantId: string, runId: string): Promise<RunLog | null> {
     const rows: RunLogRow[] = await tx.query(`SELECT ${RUN_LOG_COLUMNS} FROM run_logs WHERE run_id = $1 AND tenant_id = $2 FOR UPDATE`, [runId, tenantId]);
     return rows[0] === undefined ? null : toRunLog(rows[0]);
+  }
+
+  /**
+   * The reply a producer's batch got, if it was stored already. A statement of its own, after the lock:
+   * its snapshot then sees a racing retry that committed while this one waited for the lock.
+   */
+  async findBatchReply(tx: EntityManager, runId: string, producerId: string, batchSeq: number): Promise<LogAppendResult | null> {
+    const rows: { reply: LogAppendResult }[] = await tx.query(`SELECT reply FROM log_batches WHERE run_id = $1 AND producer_id = $2 AND batch_seq = $3`, [
+      runId,
+      producerId,
+      batchSeq,
+    ]);
+    return rows[0]?.reply ?? null;
   }
 
   /** The run's log for a reader: with `ownerId` (a member), only if it is that principal's run. */
@@ -141,23 +167,22 @@ export class LogsRepository {
     );
   }
 
-  /** The reply a producer's batch got, if it was stored already. */
-  async findBatchReply(tx: EntityManager, runId: string, producerId: string, batchSeq: number): Promise<LogAppendResult | null> {
-    const rows: { reply: LogAppendResult }[] = await tx.query(`SELECT reply FROM log_batches WHERE run_id = $1 AND producer_id = $2 AND batch_seq = $3`, [
-      runId,
-      producerId,
-      batchSeq,
-    ]);
-    return rows[0]?.reply ?? null;
-  }
-
-  /** Stores `lines` as seqs firstSeq, firstSeq + 1, … in one statement. */
-  async insertLines(tx: EntityManager, tenantId: string, runId: string, firstSeq: number, lines: NewLine[]): Promise<void> {
-    if (lines.length === 0) return;
+  /**
+   * Stores `lines` as seqs firstSeq, firstSeq + 1, …, moves the log's counters on and records the
+   * producer's batch with its reply: one statement (data-modifying CTEs), under lockForAppend's lock.
+   */
+  async append(tx: EntityManager, append: LogAppend): Promise<void> {
+    const { tenantId, runId, firstSeq, lines, counters, batch } = append;
     await tx.query(
-      `INSERT INTO log_lines (run_id, seq, tenant_id, stream, level, time, text, truncated)
-       SELECT $1, $3::bigint + u.ord - 1, $2, u.stream, u.level, u.time, u.text, u.truncated
-       FROM unnest($4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::boolean[]) WITH ORDINALITY AS u(stream, level, time, text, truncated, ord)`,
+      `WITH stored AS (
+         INSERT INTO log_lines (run_id, seq, tenant_id, stream, level, time, text, truncated)
+         SELECT $1, $3::bigint + u.ord - 1, $2, u.stream, u.level, u.time, u.text, u.truncated
+         FROM unnest($4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::boolean[]) WITH ORDINALITY AS u(stream, level, time, text, truncated, ord)
+       ), counted AS (
+         UPDATE run_logs SET last_seq = $9, bytes = $10, limit_reached = $11, updated_at = now() WHERE run_id = $1 AND tenant_id = $2
+       )
+       INSERT INTO log_batches (run_id, producer_id, batch_seq, reply, created_at)
+       SELECT $1, $12, $13, $14::jsonb, now() WHERE $12::text IS NOT NULL`,
       [
         runId,
         tenantId,
@@ -167,30 +192,14 @@ export class LogsRepository {
         lines.map((line) => line.time.toISOString()),
         lines.map((line) => line.text),
         lines.map((line) => line.truncated),
+        counters.lastSeq,
+        counters.bytes,
+        counters.limitReached,
+        batch?.producerId ?? null,
+        batch?.batchSeq ?? null,
+        batch === undefined ? null : JSON.stringify(batch.reply),
       ],
     );
-  }
-
-  /** The log's new counters after an append (under the lock of lockForAppend). */
-  async advance(tx: EntityManager, tenantId: string, runId: string, counters: { lastSeq: number; bytes: number; limitReached: boolean }): Promise<void> {
-    await tx.query(`UPDATE run_logs SET last_seq = $3, bytes = $4, limit_reached = $5, updated_at = $6 WHERE run_id = $1 AND tenant_id = $2`, [
-      runId,
-      tenantId,
-      counters.lastSeq,
-      counters.bytes,
-      counters.limitReached,
-      new Date(),
-    ]);
-  }
-
-  async recordBatch(tx: EntityManager, runId: string, producerId: string, batchSeq: number, reply: LogAppendResult): Promise<void> {
-    await tx.query(`INSERT INTO log_batches (run_id, producer_id, batch_seq, reply, created_at) VALUES ($1, $2, $3, $4::jsonb, $5)`, [
-      runId,
-      producerId,
-      batchSeq,
-      JSON.stringify(reply),
-      new Date(),
-    ]);
   }
 
   /**

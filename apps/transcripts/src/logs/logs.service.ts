@@ -70,11 +70,11 @@ export class LogsService {
     if (incomingBytes > LOG_BATCH_MAX_BYTES) {
       throw new DomainError(ErrorCode.PAYLOAD_TOO_LARGE, `a batch carries at most ${LOG_BATCH_MAX_BYTES} bytes of text; this one has ${incomingBytes}: send smaller batches`);
     }
-    this.budget.check(tenantId);
+    await this.budget.check(tenantId);
     const received = new Date();
-    const prepared = payload.lines.map((line) => {
+    const prepared = payload.lines.map((line, index) => {
       const stored = toStoredText(line.text);
-      return { line: { stream: line.stream, level: line.level ?? 'info', time: line.time === undefined ? received : new Date(line.time), text: stored.text, truncated: stored.truncated }, bytes: stored.bytes };
+      return { line: { stream: line.stream, level: line.level ?? 'info', time: lineTime(line.time, index, received), text: stored.text, truncated: stored.truncated }, bytes: stored.bytes };
     });
     // At most twice: the first attempt may find no log yet; the second runs after opening it.
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -90,8 +90,6 @@ export class LogsService {
         const { lines, bytes, accepted, limitReached } = this.fit(log, prepared);
         const firstSeq = log.lastSeq + 1;
         const lastSeq = log.lastSeq + lines.length;
-        await this.logs.insertLines(tx, tenantId, runId, firstSeq, lines);
-        await this.logs.advance(tx, tenantId, runId, { lastSeq, bytes: log.bytes + bytes, limitReached });
         const reply: LogAppendResult = {
           first_seq: lines.length === 0 ? 0 : firstSeq,
           last_seq: lines.length === 0 ? 0 : lastSeq,
@@ -100,12 +98,19 @@ export class LogsService {
           refused: prepared.length - accepted,
           limit_reached: limitReached,
         };
-        if (producer !== undefined) await this.logs.recordBatch(tx, runId, producer.id, producer.batch_seq, reply);
+        await this.logs.append(tx, {
+          tenantId,
+          runId,
+          firstSeq,
+          lines,
+          counters: { lastSeq, bytes: log.bytes + bytes, limitReached },
+          batch: producer === undefined ? undefined : { producerId: producer.id, batchSeq: producer.batch_seq, reply },
+        });
         if (lines.length > 0) events.add(newEvent(LogAppended, logEventRefs(log), { run_id: runId, first_seq: firstSeq, last_seq: lastSeq }));
         return { reply, stored: bytes };
       });
       if (outcome !== null) {
-        this.budget.charge(tenantId, outcome.stored);
+        await this.budget.charge(tenantId, outcome.stored);
         return outcome.reply;
       }
       await this.open(tenantId, runId);
@@ -179,6 +184,19 @@ export class LogsService {
       closesAt: endedAt === null ? null : new Date(endedAt.getTime() + this.settings.closeGraceMs),
     });
   }
+}
+
+/**
+ * The line's time. ISO 8601 allows forms a Date cannot read (week dates, ordinal dates, basic format):
+ * those are refused here, as invalid, rather than failing the batch later.
+ */
+function lineTime(time: string | undefined, index: number, received: Date): Date {
+  if (time === undefined) return received;
+  const parsed = new Date(time);
+  if (!Number.isNaN(parsed.getTime())) return parsed;
+  throw new DomainError(ErrorCode.VALIDATION_FAILED, `Invalid payload: lines.${index}.time: time must be a date-time such as 2026-11-21T04:44:19.123Z`, {
+    errors: [{ field: `lines.${index}.time`, message: 'time must be a date-time such as 2026-11-21T04:44:19.123Z' }],
+  });
 }
 
 function parseSeqCursor(cursor: string): number {

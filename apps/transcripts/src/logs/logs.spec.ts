@@ -118,10 +118,40 @@ describe('appending', () => {
     await append(admin, runId, [
       { stream: 'stderr', level: 'error', time: '2030-01-02T03:04:05.678Z', text: 'boom' },
       { stream: 'agent', text: 'thinking' },
+      { stream: 'stdout', text: 'tab\there, new\nline, cr\r, back\\slash \\N and \\t as text' },
     ]);
     const stored = await allLines(admin, runId);
     expect(stored[0]).toEqual({ run_id: runId, seq: 1, stream: 'stderr', level: 'error', time: '2030-01-02T03:04:05.678Z', text: 'boom', truncated: false });
     expect(stored[1]).toMatchObject({ seq: 2, stream: 'agent', level: 'info', truncated: false });
+    // Stored through COPY: the characters its format uses come back as they were sent.
+    expect(stored[2].text).toBe('tab\there, new\nline, cr\r, back\\slash \\N and \\t as text');
+  });
+
+  it('takes batches from the work queue (ctx.log’s way), replies once committed, and stores a batch submitted again once', async () => {
+    const { admin } = newTenant();
+    const runId = await newRun(admin);
+    const payload = { tenant_id: admin.tenant_id, run_id: runId, producer: { id: 'worker-1@1', batch_seq: 0 }, lines: lines(3, 'queued') };
+    const [first, joined] = await Promise.all([
+      bus.submit(AppendLogLines, payload, { messageId: 'worker-1@1/0' }),
+      bus.submit(AppendLogLines, payload, { messageId: 'worker-1@1/0' }),
+    ]);
+    // Committed before the reply: the lines are there as soon as it came.
+    expect((await allLines(admin, runId)).map((line) => line.text)).toEqual(['queued 0', 'queued 1', 'queued 2']);
+    const again = await bus.submit(AppendLogLines, payload, { messageId: 'worker-1@1/0' });
+    expect([first, joined, again]).toEqual([first, first, first]);
+    expect(first).toMatchObject({ first_seq: 1, last_seq: 3, accepted: 3 });
+    expect(await allLines(admin, runId)).toHaveLength(3);
+    // A refusal is the batch's final answer, not a retry.
+    expect((await failure(bus.submit(AppendLogLines, { ...payload, run_id: uuidv7() }, { messageId: 'worker-1@1/x' }))).code).toBe(ErrorCode.NOT_FOUND);
+  });
+
+  it('refuses a time that ISO 8601 allows but no date-time reads (a week date) as VALIDATION_FAILED, storing nothing', async () => {
+    const { admin } = newTenant();
+    const runId = await newRun(admin);
+    const error = await failure(append(admin, runId, [{ stream: 'stdout', text: 'ok' }, { stream: 'stdout', time: '2026-W47-5', text: 'when?' }]));
+    expect(error.code).toBe(ErrorCode.VALIDATION_FAILED);
+    expect(error.details?.errors).toEqual([expect.objectContaining({ field: 'lines.1.time' })]);
+    expect(await allLines(admin, runId)).toEqual([]);
   });
 
   it('refuses lines for an unknown run and for a run of another tenant (NOT_FOUND), storing nothing', async () => {

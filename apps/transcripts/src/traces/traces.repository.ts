@@ -34,6 +34,38 @@ interface SpanRow {
   status_message: string | null;
 }
 
+/** A run's trace row. */
+export interface RunTrace {
+  runId: string;
+  tenantId: string;
+  /** The run's owner, from the runs service; null only on rows created before owners were kept. */
+  ownerId: string | null;
+  sessionId: string | null;
+  spanCount: number;
+}
+
+/** What the trace row learns of its run when it is created (from the runs service). */
+export interface RunTraceOpening {
+  tenantId: string;
+  runId: string;
+  ownerId: string;
+  sessionId: string | null;
+}
+
+interface RunTraceRow {
+  run_id: string;
+  tenant_id: string;
+  owner_id: string | null;
+  session_id: string | null;
+  span_count: number | string;
+}
+
+const RUN_TRACE_COLUMNS = 'run_id, tenant_id, owner_id, session_id, span_count';
+
+function toRunTrace(row: RunTraceRow): RunTrace {
+  return { runId: row.run_id, tenantId: row.tenant_id, ownerId: row.owner_id, sessionId: row.session_id, spanCount: Number(row.span_count) };
+}
+
 /** Merged attributes beyond this (as JSON text) keep the earlier ones: a span re-sent many times stays bounded. */
 const MERGED_ATTRIBUTES_MAX_BYTES = 16 * 1024;
 
@@ -50,14 +82,33 @@ export class TracesRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /**
-   * The run's span count, its trace row created if need be and locked until the transaction ends;
-   * null when the run's trace belongs to another tenant.
+   * The run's trace row, locked until the transaction ends (so the per-run limit holds under
+   * concurrent batches); null when the run has none in this tenant (see `open`).
    */
-  async lockRunTrace(tx: EntityManager, tenantId: string, runId: string): Promise<{ spanCount: number } | null> {
+  async lockRunTrace(tx: EntityManager, tenantId: string, runId: string): Promise<RunTrace | null> {
+    const rows: RunTraceRow[] = await tx.query(`SELECT ${RUN_TRACE_COLUMNS} FROM run_traces WHERE run_id = $1 AND tenant_id = $2 FOR UPDATE`, [runId, tenantId]);
+    return rows[0] === undefined ? null : toRunTrace(rows[0]);
+  }
+
+  /** The run's trace row for a reader (in this tenant), if it has one; the caller checks the owner. */
+  async findRunTrace(tenantId: string, runId: string): Promise<RunTrace | null> {
+    const rows: RunTraceRow[] = await this.dataSource.query(`SELECT ${RUN_TRACE_COLUMNS} FROM run_traces WHERE run_id = $1 AND tenant_id = $2`, [runId, tenantId]);
+    return rows[0] === undefined ? null : toRunTrace(rows[0]);
+  }
+
+  /**
+   * Creates the run's trace row with its owner, unless it exists (a concurrent batch opened it); a
+   * row of the same tenant from before owners were kept gets its owner now. A row of another tenant
+   * is left alone.
+   */
+  async open(opening: RunTraceOpening): Promise<void> {
     const now = new Date();
-    await tx.query(`INSERT INTO run_traces (run_id, tenant_id, created_at, updated_at) VALUES ($1, $2, $3, $3) ON CONFLICT (run_id) DO NOTHING`, [runId, tenantId, now]);
-    const rows: { span_count: number | string }[] = await tx.query(`SELECT span_count FROM run_traces WHERE run_id = $1 AND tenant_id = $2 FOR UPDATE`, [runId, tenantId]);
-    return rows[0] === undefined ? null : { spanCount: Number(rows[0].span_count) };
+    await this.dataSource.query(
+      `INSERT INTO run_traces (run_id, tenant_id, owner_id, session_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)
+       ON CONFLICT (run_id) DO UPDATE SET owner_id = EXCLUDED.owner_id, session_id = EXCLUDED.session_id, updated_at = EXCLUDED.updated_at
+       WHERE run_traces.owner_id IS NULL AND run_traces.tenant_id = EXCLUDED.tenant_id`,
+      [opening.runId, opening.tenantId, opening.ownerId, opening.sessionId, now],
+    );
   }
 
   /** Which of `spanIds` the run has already. */
@@ -110,12 +161,6 @@ export class TracesRepository {
 
   async addToSpanCount(tx: EntityManager, tenantId: string, runId: string, added: number): Promise<void> {
     await tx.query(`UPDATE run_traces SET span_count = span_count + $3, updated_at = $4 WHERE run_id = $1 AND tenant_id = $2`, [runId, tenantId, added, new Date()]);
-  }
-
-  /** The run's span count, 0 when it has no trace (in this tenant). */
-  async spanCount(tenantId: string, runId: string): Promise<number> {
-    const rows: { span_count: number | string }[] = await this.dataSource.query(`SELECT span_count FROM run_traces WHERE run_id = $1 AND tenant_id = $2`, [runId, tenantId]);
-    return rows[0] === undefined ? 0 : Number(rows[0].span_count);
   }
 
   /** Up to `limit` of the run's spans in start order. */

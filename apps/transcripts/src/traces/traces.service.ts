@@ -2,6 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   DomainError,
   ErrorCode,
+  GetRunLogAccess,
+  ownerFilter,
   RUN_TRACE_REPLY_MAX_BYTES,
   TRACE_SPAN_BATCH_MAX_BYTES,
   type CallerScope,
@@ -10,10 +12,16 @@ import {
   type TraceSpanInput,
   type TraceSpansRecorded,
 } from '@runyard/contracts';
+import { BUS, type Bus } from '@runyard/messaging';
 import { DataSource } from 'typeorm';
 import { buildTraceTree } from './trace-tree.js';
 import { TRACES_SETTINGS, type TracesSettings } from './traces-settings.js';
-import { TracesRepository, type NewSpan } from './traces.repository.js';
+import { TracesRepository, type NewSpan, type RunTrace } from './traces.repository.js';
+
+/** Absent, in another tenant or another member's: the caller cannot tell these apart (as the runs service words it). */
+function runNotFound(runId: string): DomainError {
+  return new DomainError(ErrorCode.NOT_FOUND, `run ${runId} not found`);
+}
 
 /** What the reply holds besides the spans (ids, counters, flags), with room to spare. */
 const REPLY_ENVELOPE_BYTES = 1024;
@@ -35,13 +43,15 @@ function toNewSpan(span: TraceSpanInput): NewSpan {
 
 /**
  * Run traces: spans recorded in batches by workers (an upsert per span, within the per-run limit)
- * and read back as a tree.
+ * and read back as a tree. A run's trace row is created with its first batch, once the runs service
+ * confirmed the run (and told whose it is); reads are scoped by tenant and, for members, by owner.
  */
 @Injectable()
 export class TracesService {
   constructor(
     private readonly traces: TracesRepository,
     private readonly dataSource: DataSource,
+    @Inject(BUS) private readonly bus: Bus,
     @Inject(TRACES_SETTINGS) private readonly settings: TracesSettings,
   ) {}
 
@@ -58,34 +68,45 @@ export class TracesService {
       seen.add(span.spanId);
       if (span.endTime !== null && span.endTime.getTime() < span.startTime.getTime()) throw invalid(`spans[${index}].end_time`, 'end_time must not be before start_time');
     }
-    return this.dataSource.transaction(async (tx) => {
-      const trace = await this.traces.lockRunTrace(tx, tenantId, runId);
-      if (trace === null) throw new DomainError(ErrorCode.NOT_FOUND, `run ${runId} not found`);
-      const known = await this.traces.findKnownSpanIds(tx, tenantId, runId, spans.map((span) => span.spanId));
-      const room = Math.max(0, this.settings.maxSpansPerRun - trace.spanCount);
-      const fresh = spans.filter((span) => !known.has(span.spanId));
-      const taken = fresh.slice(0, room);
-      const refused = fresh.length - taken.length;
-      if (refused > 0 && refused === spans.length) {
-        throw new DomainError(
-          ErrorCode.PAYLOAD_TOO_LARGE,
-          `the trace of run ${runId} holds its limit of ${this.settings.maxSpansPerRun} spans: it takes no new spans (updates of recorded spans still are)`,
-        );
-      }
-      const takenIds = new Set(taken.map((span) => span.spanId));
-      const stored = spans.filter((span) => known.has(span.spanId) || takenIds.has(span.spanId));
-      await this.traces.upsertSpans(tx, tenantId, runId, stored);
-      if (taken.length > 0) await this.traces.addToSpanCount(tx, tenantId, runId, taken.length);
-      return { recorded: stored.length, refused, limit_reached: trace.spanCount + taken.length >= this.settings.maxSpansPerRun };
-    });
+    // At most twice: the first attempt may find no trace row (or one without its owner); the second
+    // runs after opening it. The runs service is asked outside the transaction: no row lock is held
+    // across a bus request.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const outcome = await this.dataSource.transaction(async (tx): Promise<TraceSpansRecorded | null> => {
+        const trace = await this.traces.lockRunTrace(tx, tenantId, runId);
+        if (trace === null || trace.ownerId === null) return null;
+        const known = await this.traces.findKnownSpanIds(tx, tenantId, runId, spans.map((span) => span.spanId));
+        const room = Math.max(0, this.settings.maxSpansPerRun - trace.spanCount);
+        const fresh = spans.filter((span) => !known.has(span.spanId));
+        const taken = fresh.slice(0, room);
+        const refused = fresh.length - taken.length;
+        if (refused > 0 && refused === spans.length) {
+          throw new DomainError(
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            `the trace of run ${runId} holds its limit of ${this.settings.maxSpansPerRun} spans: it takes no new spans (updates of recorded spans still are)`,
+          );
+        }
+        const takenIds = new Set(taken.map((span) => span.spanId));
+        const stored = spans.filter((span) => known.has(span.spanId) || takenIds.has(span.spanId));
+        await this.traces.upsertSpans(tx, tenantId, runId, stored);
+        if (taken.length > 0) await this.traces.addToSpanCount(tx, tenantId, runId, taken.length);
+        return { recorded: stored.length, refused, limit_reached: trace.spanCount + taken.length >= this.settings.maxSpansPerRun };
+      });
+      if (outcome !== null) return outcome;
+      await this.open(tenantId, runId);
+    }
+    // The runs service knows the run in this tenant, yet a trace row of another tenant holds its id
+    // (created before runs were confirmed): the spans go nowhere.
+    throw runNotFound(runId);
   }
 
   /**
-   * The run's spans as a tree, within RUN_TRACE_REPLY_MAX_BYTES. Scoped by tenant; the gateway has
-   * checked that the caller may see the run (members: only their own runs).
+   * The run's spans as a tree, within RUN_TRACE_REPLY_MAX_BYTES. Scoped by tenant, and for members by
+   * owner: the gateway has checked that the caller may see the run, and this checks it again.
    */
   async tree(scope: CallerScope, runId: string): Promise<RunTraceView> {
-    const spanCount = await this.traces.spanCount(scope.tenant_id, runId);
+    const trace = await this.visibleTrace(scope, runId);
+    const spanCount = trace?.spanCount ?? 0;
     const spans = spanCount === 0 ? [] : await this.traces.listSpans(scope.tenant_id, runId, this.settings.maxSpansPerRun);
     const { roots, truncated } = buildTraceTree(spans, RUN_TRACE_REPLY_MAX_BYTES - REPLY_ENVELOPE_BYTES);
     return {
@@ -96,6 +117,26 @@ export class TracesService {
       truncated,
       limit_reached: spanCount >= this.settings.maxSpansPerRun,
     };
+  }
+
+  /**
+   * The run's trace row if it has one. A trace the caller may not see is NOT_FOUND, worded as for an
+   * unknown run: members see their own runs' only, and a row whose owner was never learned (created
+   * before owners were kept) is no member's. No row yet is null (an empty trace): the gateway has
+   * already checked that the run is visible.
+   */
+  private async visibleTrace(scope: CallerScope, runId: string): Promise<RunTrace | null> {
+    const trace = await this.traces.findRunTrace(scope.tenant_id, runId);
+    if (trace === null) return null;
+    const owner = ownerFilter(scope);
+    if (owner !== undefined && trace.ownerId !== owner) throw runNotFound(runId);
+    return trace;
+  }
+
+  /** Creates the run's trace row after asking the runs service about the run (NOT_FOUND comes from there). */
+  private async open(tenantId: string, runId: string): Promise<void> {
+    const run = await this.bus.request(GetRunLogAccess, { tenant_id: tenantId, run_id: runId });
+    await this.traces.open({ tenantId, runId, ownerId: run.owner_id, sessionId: run.session_id });
   }
 }
 

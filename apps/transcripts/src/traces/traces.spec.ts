@@ -1,6 +1,6 @@
-import type { INestApplicationContext } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
+  CreateRun,
   ErrorCode,
   GetRunTrace,
   RecordTraceSpans,
@@ -10,38 +10,30 @@ import {
   type TraceSpanInput,
   type TraceSpanNode,
 } from '@runyard/contracts';
-import { InProcessBus, newSpanId, newTraceId } from '@runyard/messaging';
-import { openEmbeddedPostgres, runMigrations } from '@runyard/persistence';
+import { newSpanId, newTraceId, type InProcessBus } from '@runyard/messaging';
 import { failure, newTenant } from '@runyard/runs/testing';
-import { createLogger } from '@runyard/runtime';
-import type { DataSource } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
-import { createTranscriptsApp, createTranscriptsDataSource } from '../transcripts.app.js';
+import { startTranscriptsFixture, type TranscriptsFixture } from '../transcripts.fixture.js';
 import { buildTraceTree, TRACE_TREE_MAX_DEPTH } from './trace-tree.js';
 
-// Run traces on standalone pieces (embedded Postgres + in-process bus): idempotent upserts of spans
-// sent at start and at end, the tree, tenant scoping, and the limits per batch, per run and per reply.
+// Run traces on standalone pieces (embedded Postgres + in-process bus, next to the real runs
+// service): idempotent upserts of spans sent at start and at end, the tree, tenant and owner
+// scoping, and the limits per batch, per run and per reply.
 const MAX_SPANS_PER_RUN = 150;
 
-let pglite: Awaited<ReturnType<typeof openEmbeddedPostgres>>;
-let dataSource: DataSource;
+let fixture: TranscriptsFixture;
 let bus: InProcessBus;
-let app: INestApplicationContext;
 
 beforeAll(async () => {
-  pglite = await openEmbeddedPostgres();
-  dataSource = createTranscriptsDataSource({ kind: 'embedded', pglite });
-  await runMigrations(dataSource);
-  bus = new InProcessBus();
-  app = await createTranscriptsApp({ bus, dataSource, logger: createLogger('traces-spec', 'silent') }, { traces: { maxSpansPerRun: MAX_SPANS_PER_RUN } });
+  fixture = await startTranscriptsFixture({}, { maxSpansPerRun: MAX_SPANS_PER_RUN });
+  ({ bus } = fixture);
 }, 60_000);
+afterAll(() => fixture?.close());
 
-afterAll(async () => {
-  await app?.close();
-  await bus?.close();
-  await dataSource?.destroy();
-  await pglite?.close();
-});
+/** A run of the caller's (so owned by them): a trace is taken only for a run the runs service knows. */
+async function newRun(scope: CallerScope): Promise<string> {
+  return (await bus.request(CreateRun, { scope, body: { route: { executor: `x-${uuidv7()}` } } })).id;
+}
 
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');
 const at = (ms: number): string => new Date(T0 + ms).toISOString();
@@ -61,7 +53,7 @@ function shape(nodes: TraceSpanNode[]): unknown[] {
 describe('recording spans', () => {
   it('takes a span at its start and again at its end: the end, the first final status and merged attributes stick', async () => {
     const { admin } = newTenant();
-    const runId = uuidv7();
+    const runId = await newRun(admin);
     const traceId = newTraceId();
     const started = span(traceId, 'call tool', { kind: 'tool_call', start_time: at(0), attributes: { tool: 'grep' } });
     expect(await record(admin, runId, [started])).toEqual({ recorded: 1, refused: 0, limit_reached: false });
@@ -101,7 +93,7 @@ describe('recording spans', () => {
 
   it('refuses a batch that is malformed, too big, repeats a span or ends one before it starts', async () => {
     const { admin } = newTenant();
-    const runId = uuidv7();
+    const runId = await newRun(admin);
     const traceId = newTraceId();
     const tooMany = Array.from({ length: TRACE_SPAN_BATCH_MAX_SPANS + 1 }, (_, i) => span(traceId, `s${i}`));
     expect((await failure(record(admin, runId, tooMany))).code).toBe(ErrorCode.VALIDATION_FAILED);
@@ -124,7 +116,7 @@ describe('recording spans', () => {
 
   it('holds at most the per-run limit of spans: new ones past it are refused, updates of recorded ones still taken', async () => {
     const { admin } = newTenant();
-    const runId = uuidv7();
+    const runId = await newRun(admin);
     const traceId = newTraceId();
     const first = Array.from({ length: MAX_SPANS_PER_RUN - 2 }, (_, i) => span(traceId, `s${i}`, { start_time: at(i) }));
     expect(await record(admin, runId, first)).toEqual({ recorded: MAX_SPANS_PER_RUN - 2, refused: 0, limit_reached: false });
@@ -151,7 +143,7 @@ describe('recording spans', () => {
   it('keeps each run’s trace to its tenant', async () => {
     const mine = newTenant();
     const theirs = newTenant();
-    const runId = uuidv7();
+    const runId = await newRun(mine.admin);
     const traceId = newTraceId();
     const secret = span(traceId, 'secret', { attributes: { token_count: 3 } });
     await record(mine.admin, runId, [secret]);
@@ -168,15 +160,62 @@ describe('recording spans', () => {
     expect((await failure(record(theirs.admin, runId, [{ ...secret, status: 'error', end_time: at(1) }]))).code).toBe(ErrorCode.NOT_FOUND);
     expect((await failure(record(theirs.admin, runId, [span(traceId, 'intruder')]))).code).toBe(ErrorCode.NOT_FOUND);
 
-    const tree = await bus.request(GetRunTrace, { scope: mine.member(), run_id: runId });
+    const tree = await bus.request(GetRunTrace, { scope: mine.admin, run_id: runId });
     expect(tree.spans).toEqual([expect.objectContaining({ name: 'secret', status: 'unset', end_time: null })]);
+  });
+
+  it('takes spans only for a run the runs service knows: no trace row for an unknown one', async () => {
+    const { admin } = newTenant();
+    const unknown = uuidv7();
+    expect(await failure(record(admin, unknown, [span(newTraceId(), 'ghost')]))).toMatchObject({ code: ErrorCode.NOT_FOUND, message: `run ${unknown} not found` });
+    const rows: unknown[] = await fixture.dataSource.query(`SELECT run_id FROM run_traces WHERE run_id = $1`, [unknown]);
+    expect(rows).toEqual([]);
+    expect(await bus.request(GetRunTrace, { scope: admin, run_id: unknown })).toMatchObject({ span_count: 0, spans: [] });
+  });
+});
+
+describe('reading a trace', () => {
+  it('shows a member their own runs’ traces only; another member gets NOT_FOUND as for an unknown run, an admin the tenant’s', async () => {
+    const { admin, member } = newTenant();
+    const owner = member();
+    const other = member();
+    const runId = await newRun(owner);
+    const traceId = newTraceId();
+    await record(owner, runId, [span(traceId, 'run', { start_time: at(0), end_time: at(10), status: 'ok' })]);
+
+    const expected = { run_id: runId, trace_id: traceId, span_count: 1, spans: [expect.objectContaining({ name: 'run', status: 'ok', duration_ms: 10 })] };
+    expect(await bus.request(GetRunTrace, { scope: owner, run_id: runId })).toMatchObject(expected);
+    expect(await bus.request(GetRunTrace, { scope: admin, run_id: runId })).toMatchObject(expected);
+    // Straight over the bus, past the gateway's own check of the run: the same answer as for a run that does not exist.
+    expect(await failure(bus.request(GetRunTrace, { scope: other, run_id: runId }))).toMatchObject({ code: ErrorCode.NOT_FOUND, message: `run ${runId} not found` });
+    // The run's owner is stored with its trace row, from the runs service's answer.
+    expect(await fixture.dataSource.query(`SELECT owner_id FROM run_traces WHERE run_id = $1`, [runId])).toEqual([{ owner_id: owner.principal_id }]);
+  });
+
+  it('shows a trace whose owner was never learned to no member, until its next batch learns it', async () => {
+    const { admin, member } = newTenant();
+    const owner = member();
+    const runId = await newRun(owner);
+    const traceId = newTraceId();
+    await record(owner, runId, [span(traceId, 'first', { start_time: at(0) })]);
+    // As a row from before owners were kept.
+    await fixture.dataSource.query(`UPDATE run_traces SET owner_id = NULL, session_id = NULL WHERE run_id = $1`, [runId]);
+
+    expect(await failure(bus.request(GetRunTrace, { scope: owner, run_id: runId }))).toMatchObject({ code: ErrorCode.NOT_FOUND, message: `run ${runId} not found` });
+    expect(await bus.request(GetRunTrace, { scope: admin, run_id: runId })).toMatchObject({ span_count: 1, spans: [expect.objectContaining({ name: 'first' })] });
+
+    expect(await record(owner, runId, [span(traceId, 'second', { start_time: at(1) })])).toEqual({ recorded: 1, refused: 0, limit_reached: false });
+    const tree = await bus.request(GetRunTrace, { scope: owner, run_id: runId });
+    expect(tree).toMatchObject({ span_count: 2 });
+    expect(tree.spans.map((node) => node.name)).toEqual(['first', 'second']);
+    expect(await failure(bus.request(GetRunTrace, { scope: member(), run_id: runId }))).toMatchObject({ code: ErrorCode.NOT_FOUND });
   });
 });
 
 describe('the trace tree', () => {
   it('nests spans under their parents, in start order, with roots for spans whose parent is unknown', async () => {
     const { admin } = newTenant();
-    const runId = uuidv7();
+    const runId = await newRun(admin);
     const traceId = newTraceId();
     const root = span(traceId, 'run', { start_time: at(0), end_time: at(100), status: 'ok' });
     const second = span(traceId, 'second', { parent_span_id: root.span_id, start_time: at(30), end_time: at(40), status: 'ok' });
@@ -197,7 +236,7 @@ describe('the trace tree', () => {
 
   it('is cut, and says so, to stay under the reply limit', async () => {
     const { admin } = newTenant();
-    const runId = uuidv7();
+    const runId = await newRun(admin);
     const traceId = newTraceId();
     const root = span(traceId, 'run', { start_time: at(0) });
     // 150 spans of about 7.5 KiB each: over the reply limit.

@@ -3,6 +3,7 @@ import { IsDefined, IsUUID, ValidateNested } from 'class-validator';
 import { defineCommand } from '../common/define.js';
 import type { Page } from '../common/pagination.js';
 import { ScopedPayload } from '../common/scope.js';
+import { validateAppendLogLines } from './append-log-lines.validator.js';
 import { LogAppendResult, LogBatchBody, LogLinesQuery, type LogLineView, type LogStateView } from './log-line.dto.js';
 
 // Wire names: renaming a subject is a migration (see common/define.ts).
@@ -23,7 +24,8 @@ export class AppendLogLinesPayload extends LogBatchBody {
   @IsUUID()
   run_id!: string;
 }
-export const AppendLogLines = defineCommand<LogAppendResult>()('transcripts.cmd.logs.append.v1', AppendLogLinesPayload);
+// Validated by hand (same rules, same errors): it is the hottest command, class-validator too slow for it.
+export const AppendLogLines = defineCommand<LogAppendResult>()('transcripts.cmd.logs.append.v1', AppendLogLinesPayload, { validate: validateAppendLogLines });
 
 abstract class LogScoped extends ScopedPayload {
   @IsUUID()

@@ -16,7 +16,7 @@ export const LOG_BATCH_MAX_LINES = 1000;
 /** Text bytes per batch, before truncation (more: payload_too_large); keeps a batch inside one bus message. */
 export const LOG_BATCH_MAX_BYTES = 512 * 1024;
 /** Longest text a line may arrive with (it is stored cut to LOG_LINE_TEXT_MAX_BYTES). */
-const LINE_TEXT_MAX_CHARS = LOG_BATCH_MAX_BYTES;
+export const LINE_TEXT_MAX_CHARS = LOG_BATCH_MAX_BYTES;
 
 /** One line as a producer sends it. */
 export class LogLineInput {
@@ -40,17 +40,18 @@ export class LogLineInput {
   text!: string;
 }
 
-const PRODUCER_ID = /^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/;
+export const PRODUCER_ID = /^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/;
+export const PRODUCER_ID_MAX_CHARS = 200;
 
 /**
  * Who sends a batch, for idempotent retries: a batch with the producer id and batch_seq of one already
  * stored is not stored again, and gets the reply the first one got.
  */
 export class LogProducer {
-  @ApiProperty({ description: 'Stable per producer instance (a worker id, a process id…).', maxLength: 200 })
+  @ApiProperty({ description: 'Stable per producer instance (a worker id, a process id…).', maxLength: PRODUCER_ID_MAX_CHARS })
   @IsString()
   @MinLength(1)
-  @MaxLength(200)
+  @MaxLength(PRODUCER_ID_MAX_CHARS)
   @Matches(PRODUCER_ID)
   id!: string;
 

@@ -75,8 +75,9 @@ export class TraceSpanInput {
  * scope, the run named by tenant and id). Idempotent: a span sent again updates its end, status and
  * attributes. A run's trace holds a bounded number of spans: updates of recorded spans are always
  * taken, new spans past the limit are refused (counted in `refused`, with `limit_reached`), and a
- * batch none of whose spans could be taken is answered PAYLOAD_TOO_LARGE. A span id of one run never
- * moves to another run or tenant (NOT_FOUND).
+ * batch none of whose spans could be taken is answered PAYLOAD_TOO_LARGE. A run's first batch is
+ * taken once the runs service confirms the run in the tenant (and says whose it is): an unknown run
+ * is NOT_FOUND. A span id of one run never moves to another run or tenant (NOT_FOUND).
  */
 export class RecordTraceSpansPayload {
   @IsUUID()
@@ -135,7 +136,8 @@ export class RunTraceView {
 
 /**
  * A run's trace tree. The caller's visibility of the run is checked by the gateway (GetRun) first;
- * the transcripts service scopes by tenant again.
+ * the transcripts service scopes again, by tenant and owner: a member asking for another principal's
+ * run's trace gets NOT_FOUND (as for an unknown run). A run without spans has an empty trace.
  */
 export class GetRunTracePayload extends ScopedPayload {
   @IsUUID()

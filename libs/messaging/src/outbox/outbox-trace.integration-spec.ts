@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { defineCommand, defineEvent, type EventEnvelope } from '@runyard/contracts';
-import { createTestDatabase, deleteNatsStream, expectEventually, testInfra, uniqueName } from '@runyard/testing';
+import { createTestDatabase, deleteNatsNamespace, expectEventually, testInfra, uniqueName } from '@runyard/testing';
 import { IsInt, IsString } from 'class-validator';
 import { DataSource } from 'typeorm';
 import type { Bus, MessageHeaders } from '../bus.js';
@@ -66,7 +66,7 @@ describe.each([
   afterAll(async () => {
     await relay?.stop();
     await bus?.close();
-    if (bus instanceof NatsBus) await deleteNatsStream(testInfra.natsUrl, bus.streamName);
+    if (bus instanceof NatsBus) await deleteNatsNamespace(testInfra.natsUrl, bus.namespace);
     await dataSource?.destroy();
     await database?.drop();
   });

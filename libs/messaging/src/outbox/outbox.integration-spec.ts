@@ -6,7 +6,7 @@ import { createTestDatabase, expectEventually, uniqueName } from '@runyard/testi
 import { IsInt, IsString } from 'class-validator';
 import { DataSource } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
-import { BUS, type Bus, type BusStatus, CommandHandlerFn, ConsumeOptions, DeliveredEvent, type EventLogInfo, MessageHeaders, Registration, RequestOptions, type Tail, type TailOptions } from '../bus.js';
+import { BUS, type Bus, type BusStatus, CommandHandlerFn, ConsumeOptions, DeliveredEvent, type EventLogInfo, MessageHeaders, Registration, RequestOptions, type SubmitOptions, type Tail, type TailOptions, type WorkOptions } from '../bus.js';
 import { InProcessBus } from '../in-process-bus.js';
 import type { MessagingLogger } from '../messaging-logger.js';
 import { CreateOutboxEvents1763600000000 } from './1763600000000-CreateOutboxEvents.js';
@@ -46,6 +46,12 @@ class ObservedBus implements Bus {
   }
   handle<C extends AnyCommand>(command: C, queueGroup: string, handler: CommandHandlerFn<C>): Promise<Registration> {
     return this.inner.handle(command, queueGroup, handler);
+  }
+  submit<C extends AnyCommand>(command: C, payload: PayloadOf<C>, options: SubmitOptions): Promise<ReplyOf<C>> {
+    return this.inner.submit(command, payload, options);
+  }
+  work<C extends AnyCommand>(command: C, options: WorkOptions<C>): Promise<Registration> {
+    return this.inner.work(command, options);
   }
   consume(options: ConsumeOptions): Promise<Registration> {
     return this.inner.consume(options);
