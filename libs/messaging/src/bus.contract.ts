@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { defineCommand, defineEvent, DomainError, ErrorCode, type EventDef, type EventEnvelope, type PayloadOf } from '@runyard/contracts';
+import { type CommandDef, defineCommand, defineEvent, DomainError, ErrorCode, type EventDef, type EventEnvelope, type PayloadOf } from '@runyard/contracts';
 import { expectEventually, uniqueName } from '@runyard/testing';
 import { Type } from 'class-transformer';
 import { IsArray, IsInt, IsOptional, IsString, MaxLength, MinLength, ValidateNested } from 'class-validator';
@@ -389,7 +389,7 @@ export function runBusContract(name: string, makeBus: () => Promise<BusUnderTest
 
     describe('work queue (submit / work)', () => {
       /** A command of this test's own, so queued work of other tests stays apart. */
-      const workCommand = () => defineCommand<EchoReply>()(`contract.cmd.${family}.work.v1`, EchoPayload);
+      const workCommand = (name = 'work'): CommandDef<string, EchoPayload, EchoReply> => defineCommand<EchoReply>()(`contract.cmd.${family}.${name}.v1`, EchoPayload);
       const echoing = (label = 'w') => (payload: PayloadOf<typeof Echo>, ctx: { subject: string; headers: MessageHeaders }) =>
         Promise.resolve({ text: `${label}:${payload.text}`, subject: ctx.subject, headers: ctx.headers, validatedInstance: payload instanceof EchoPayload });
 
@@ -517,6 +517,21 @@ export function runBusContract(name: string, makeBus: () => Promise<BusUnderTest
         expect(replies.map((r) => r.text.split(':')[1])).toEqual(texts);
         expect(handled.map((h) => h.text).sort()).toEqual([...texts].sort());
         expect(most).toEqual({ a: 2, b: 2 });
+      });
+
+      it('keeps two commands with the same id apart: each handled, each submitter answered by its own', async () => {
+        const First = workCommand();
+        const Second = workCommand('other');
+        await work(bus2, First, uniqueName('first'), echoing('first'));
+        await work(bus2, Second, uniqueName('second'), echoing('second'));
+        const messageId = uniqueName('m');
+
+        const replies = await Promise.all([
+          bus.submit(First, { text: 'a' }, { messageId, timeoutMs: 10_000 }),
+          bus.submit(Second, { text: 'b' }, { messageId, timeoutMs: 10_000 }),
+        ]);
+
+        expect(replies.map((reply) => reply.text)).toEqual(['first:a', 'second:b']);
       });
 
       it('refuses a command over the message size limit with PAYLOAD_TOO_LARGE, queueing nothing', async () => {

@@ -30,12 +30,16 @@ import type { AnyCommand, EventEnvelope, PayloadOf, ReplyOf } from '@runyard/con
  *    store first), then waits for the reply the worker that handled it sends once its handler finished.
  *    A command is handled at least once, by one worker: it stays queued while no worker runs, and is
  *    redelivered after a worker died or a transient failure (an unexpected error, SERVICE_UNAVAILABLE,
- *    UPSTREAM_TIMEOUT: not replied, retried later with backoff). Any other DomainError is the final
- *    reply. So work handlers must be idempotent. Past `timeoutMs`, UPSTREAM_TIMEOUT, and the command
- *    stays queued: a submit with the same `messageId` while it is queued or being handled joins it (one
- *    handling, every submitter waiting gets its reply); after it was handled, it is queued again.
+ *    UPSTREAM_TIMEOUT: not replied, retried later with backoff; after 10 deliveries, INTERNAL_ERROR).
+ *    Any other DomainError is the final reply. So work handlers must be idempotent. Past `timeoutMs`,
+ *    UPSTREAM_TIMEOUT, and the command stays queued: a submit of the same command and `messageId` from
+ *    the same bus while it is queued or being handled joins it (one handling; every submitter waiting
+ *    gets its reply); after it was handled, it is queued again. After a DomainError reply, submit a
+ *    retry under a new `messageId`: the same one would be the handled command again.
  *  - work():     a durable consumer of one command's work queue; workers under the same durable name
- *    share it (each command to one of them); `maxInFlight` commands at once per worker.
+ *    share it (each command to one of them); `maxInFlight` commands at once per worker. One durable
+ *    per command: JetStream refuses a second consumer of a work queue's subject, so a rename means
+ *    deleting the old durable first.
  *  - size:       requests and published events over the transport's message limit (NATS
  *    `max_payload`; InProcessBus `maxPayloadBytes`, default 1 MiB) reject with PAYLOAD_TOO_LARGE
  *    before anything is sent; a reply over it reaches the caller as PAYLOAD_TOO_LARGE.

@@ -144,7 +144,7 @@ export class InProcessWorkQueue {
   private deliver(subject: string, worker: Worker, work: QueuedWork): void {
     work.deliveries++;
     const served = (async () => {
-      const outcome = await handleWork(worker.command, worker.handler, JSON.parse(work.data), { subject, headers: work.headers }, this.logger, this.maxPayloadBytes);
+      const outcome = await handleWork(worker.command, worker.handler, JSON.parse(work.data), { subject, headers: work.headers }, this.logger, this.maxPayloadBytes, work.deliveries);
       const queue = this.queue(subject);
       if (outcome.kind === 'retry') {
         work.readyAt = Date.now() + workRetryDelayMs(work.deliveries);

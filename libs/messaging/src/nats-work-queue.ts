@@ -31,6 +31,8 @@ const MAX_ACK_PENDING = 1000;
 const DEFAULT_MAX_IN_FLIGHT = 16;
 /** A submit whose id matches a command already handled queues it again, under a derived id: at most this often. */
 const MAX_REQUEUES = 3;
+/** Pending commands whose stream sequence a connection remembers. */
+const MAX_REMEMBERED = 10_000;
 
 /** What NatsWorkQueue needs of its NatsBus: the connection's state and limits. */
 export interface WorkQueueHost {
@@ -60,8 +62,10 @@ export class NatsWorkQueue {
   readonly streamName: string;
   private inbox: string | undefined;
   private inboxSubscription: Subscription | undefined;
-  /** Command id → submitters waiting for its reply. */
+  /** Command key (subject + id) → submitters of this connection waiting for its reply. */
   private readonly waiters = new Map<string, Set<(wire: Uint8Array) => void>>();
+  /** Command key → its stream sequence, while its reply has not come. */
+  private readonly storedAt = new Map<string, number>();
 
   constructor(private readonly host: WorkQueueHost) {
     this.streamName = `${host.namespace}_work`;
@@ -106,27 +110,37 @@ export class NatsWorkQueue {
     if (!this.host.isUsable()) throw this.host.unavailable();
     const data = JSON.stringify(payload ?? null);
     const inbox = await this.replyInbox();
+    // Ids name commands per subject: two commands may use the same id without meeting.
+    const key = `${command.subject} ${options.messageId}`;
     const headers: MessageHeaders = {
       ...withTraceHeaders(options.headers, traceContext()),
       [WORK_REPLY_TO_HEADER]: inbox,
-      [WORK_ID_HEADER]: options.messageId,
+      [WORK_ID_HEADER]: key,
     };
     assertMessageFits(`The command on ${command.subject}`, data, headers, this.host.maxPayload());
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     // Waiting starts before the command is stored: a fast worker's reply must find its submitter.
-    const reply = this.awaitReply(options.messageId, command.subject, timeoutMs);
+    const reply = this.awaitReply(key, command.subject, timeoutMs);
     try {
-      await this.enqueue(command.subject, data, headers, options.messageId);
-      return unwrapReply<ReplyOf<C>>(parseJson(await reply.promise), command.subject);
+      await this.enqueue(command.subject, data, headers, key);
+      const wire = await reply.promise;
+      this.storedAt.delete(key);
+      return unwrapReply<ReplyOf<C>>(parseJson(wire), command.subject);
     } finally {
       reply.cancel();
     }
   }
 
-  /** Stores the command, unless a command with its id is still queued; one already handled is queued again. */
-  private async enqueue(subject: string, data: string, headers: MessageHeaders, messageId: string): Promise<void> {
-    let msgID = messageId;
-    for (let requeues = 0; ; requeues++) {
+  /**
+   * Stores the command, unless a command with its key is still queued (then its reply will come to
+   * this connection); one already handled — its reply went by while nobody waited — is queued again.
+   */
+  private async enqueue(subject: string, data: string, headers: MessageHeaders, key: string): Promise<void> {
+    // Queued from here before, maybe longer ago than the dedupe window: still there → wait for it.
+    const earlier = this.storedAt.get(key);
+    if (earlier !== undefined && (await this.stillQueued(earlier))) return;
+    let msgID = key;
+    for (let requeues = 0; requeues <= MAX_REQUEUES; requeues++) {
       let ack;
       try {
         ack = await this.host.js.publish(this.wire(subject), data, { msgID, headers: toNatsHeaders(headers), timeout: PUBLISH_TIMEOUT_MS });
@@ -134,13 +148,26 @@ export class NatsWorkQueue {
         if (isMaxPayloadExceeded(error)) throw payloadTooLarge(`The command on ${subject}`, messageBytes(data, headers), this.host.maxPayload());
         throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, `Queueing ${subject} failed: ${describeError(error)}`);
       }
-      if (!ack.duplicate || requeues === MAX_REQUEUES) return;
-      // Same id within the dedupe window: still queued (or being handled) → its reply will come here;
-      // gone → it was handled and its reply went by unseen (this submitter had given up): queue it again.
-      const stored = await this.host.jsm.streams.getMessage(this.streamName, { seq: ack.seq }).catch(() => undefined);
-      if (stored !== null) return;
-      msgID = `${messageId}#${ack.seq}`;
+      this.remember(key, ack.seq);
+      // A duplicate within the dedupe window: still queued (or being handled) → wait for its reply;
+      // gone → handled, its reply unseen: queue it again under a derived id.
+      if (!ack.duplicate || (await this.stillQueued(ack.seq))) return;
+      msgID = `${key}#${ack.seq}`;
     }
+    throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, `Queueing ${subject} failed: ${key} keeps meeting handled copies of itself`);
+  }
+
+  private async stillQueued(seq: number): Promise<boolean> {
+    // A failed lookup counts as queued: the submitter waits (and times out) rather than queueing a copy.
+    const stored = await this.host.jsm.streams.getMessage(this.streamName, { seq }).catch(() => undefined);
+    return stored !== null;
+  }
+
+  /** Where each pending command of this connection was stored (bounded: the oldest are forgotten first). */
+  private remember(key: string, seq: number): void {
+    this.storedAt.delete(key);
+    this.storedAt.set(key, seq);
+    if (this.storedAt.size > MAX_REMEMBERED) this.storedAt.delete(this.storedAt.keys().next().value!);
   }
 
   private async replyInbox(): Promise<string> {
@@ -167,6 +194,8 @@ export class NatsWorkQueue {
       settle = resolve;
       fail = reject;
     });
+    // It may fail (timeout, connection lost) while the command is still being stored, before anyone awaits it.
+    promise.catch(() => undefined);
     let waiting = this.waiters.get(messageId);
     if (!waiting) this.waiters.set(messageId, (waiting = new Set()));
     waiting.add(settle);
@@ -240,15 +269,20 @@ export class NatsWorkQueue {
     const outcome =
       plain === undefined
         ? { kind: 'reply' as const, wire: JSON.stringify({ ok: false, error: { code: ErrorCode.VALIDATION_FAILED, message: 'Payload is not valid JSON' } }) }
-        : await handleWork(command, handler, plain, { subject: command.subject, headers }, this.host.logger, this.host.maxPayload());
-    if (outcome.kind === 'retry') {
-      msg.nak(workRetryDelayMs(msg.info.deliveryCount));
-      return;
-    }
-    const replyTo = headers[WORK_REPLY_TO_HEADER];
-    const id = headers[WORK_ID_HEADER];
+        : await handleWork(command, handler, plain, { subject: command.subject, headers }, this.host.logger, this.host.maxPayload(), msg.info.deliveryCount);
     try {
-      if (replyTo && id) this.host.nc.publish(replyTo, outcome.wire, { headers: toNatsHeaders({ [WORK_ID_HEADER]: id }) });
+      if (outcome.kind === 'retry') {
+        msg.nak(workRetryDelayMs(msg.info.deliveryCount));
+        return;
+      }
+      const replyTo = headers[WORK_REPLY_TO_HEADER];
+      const id = headers[WORK_ID_HEADER];
+      try {
+        if (replyTo && id) this.host.nc.publish(replyTo, outcome.wire, { headers: toNatsHeaders({ [WORK_ID_HEADER]: id }) });
+      } catch (error) {
+        // The submitter times out and submits again: the handled command is then queued again.
+        this.host.logger.warn(`Replying to work on ${command.subject} failed: ${describeError(error)}`);
+      }
       msg.ack();
     } catch (error) {
       // Connection gone: the message is redelivered after ack_wait and handled again (idempotently).

@@ -15,6 +15,13 @@ export type WorkOutcome = { kind: 'reply'; wire: string } | { kind: 'retry'; rea
 /** Failures that say "not now" rather than "no": the command is delivered again later, unanswered meanwhile. */
 const TRANSIENT: ReadonlySet<ErrorCode> = new Set([ErrorCode.SERVICE_UNAVAILABLE, ErrorCode.UPSTREAM_TIMEOUT]);
 
+/**
+ * A command still failing transiently after this many deliveries (about three minutes of backoff) is
+ * answered INTERNAL_ERROR and settled, so a handler bug cannot hold a queue slot for the whole of
+ * max_age; its submitter decides whether to try again.
+ */
+export const MAX_WORK_DELIVERIES = 10;
+
 /** Retry delay of a command's `deliveryCount`-th failure: doubling from 500 ms up to 30 s. */
 export function workRetryDelayMs(deliveryCount: number): number {
   return Math.min(30_000, 500 * 2 ** Math.max(0, Math.min(deliveryCount, 16) - 1));
@@ -24,7 +31,7 @@ export function workRetryDelayMs(deliveryCount: number): number {
  * The receiving half of submit/work, shared by both adapters: validate, run the handler within the
  * command's trace, and decide. A DomainError other than a transient one is the command's final answer
  * (as for request/reply); an unexpected error or a transient code is retried, since the handler is
- * idempotent and the submitter keeps waiting. Never throws.
+ * idempotent and the submitter keeps waiting — up to MAX_WORK_DELIVERIES. Never throws.
  */
 export async function handleWork(
   command: AnyCommand,
@@ -33,6 +40,7 @@ export async function handleWork(
   ctx: HandlerContext,
   logger: MessagingLogger,
   maxReplyBytes: number,
+  deliveryCount: number,
 ): Promise<WorkOutcome> {
   return runWithTraceContext(traceFromHeaders(ctx.headers), async (): Promise<WorkOutcome> => {
     let reply: Reply<unknown>;
@@ -40,12 +48,16 @@ export async function handleWork(
       const payload: unknown = await validateCommandPayload(command, plain);
       reply = { ok: true, data: await handler(payload, ctx) };
     } catch (error) {
-      if (!(error instanceof DomainError)) {
+      const transient = !(error instanceof DomainError) || TRANSIENT.has(error.code);
+      if (transient && deliveryCount >= MAX_WORK_DELIVERIES) {
+        logger.error(`Work on ${command.subject} failed ${deliveryCount} times${traceSuffix()}; answering internal_error: ${describeError(error)}`);
+        reply = { ok: false, error: { code: ErrorCode.INTERNAL_ERROR, message: `Not handled after ${deliveryCount} attempts` } };
+      } else if (transient) {
         logger.warn(`Work on ${command.subject} failed${traceSuffix()}; it will be retried: ${describeError(error)}`);
         return { kind: 'retry', reason: describeError(error) };
+      } else {
+        reply = { ok: false, error: { code: error.code, message: error.message, details: error.details } };
       }
-      if (TRANSIENT.has(error.code)) return { kind: 'retry', reason: `${error.code}: ${error.message}` };
-      reply = { ok: false, error: { code: error.code, message: error.message, details: error.details } };
     }
     return { kind: 'reply', wire: serializeReply(reply, command.subject, maxReplyBytes, logger) };
   });

@@ -132,11 +132,13 @@ describe('RunLog (ctx.log)', () => {
     expect(log.refused).toBe(0);
   });
 
-  it('retries a rate-limited batch after the time the service names', async () => {
+  it('retries a rate-limited batch after the time the service names, as a new work-queue message', async () => {
     let calls = 0;
-    const { log } = writer({
-      send: (payload) => {
+    const messageIds: string[] = [];
+    const { log, runId } = writer({
+      send: (payload, options) => {
         calls++;
+        messageIds.push(options.messageId);
         if (calls === 1) return Promise.reject(new DomainError(ErrorCode.RATE_LIMITED, 'slow down', { retryAfterSeconds: 0.05 }));
         return Promise.resolve({ first_seq: 1, last_seq: payload.lines.length, accepted: payload.lines.length, truncated: 0, refused: 0, limit_reached: false });
       },
@@ -145,6 +147,8 @@ describe('RunLog (ctx.log)', () => {
     await log.flush();
     expect(calls).toBe(2);
     expect(log.acknowledged).toBe(1);
+    // The answered message is done with: the same id would be that handled command again.
+    expect(messageIds).toEqual([`${runId}/w-1@1/0`, `${runId}/w-1@1/0/1`]);
   });
 
   it('reports lines the service refuses for good (closed log) with their count, and refuses later lines the same way', async () => {

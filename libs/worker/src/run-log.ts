@@ -57,6 +57,8 @@ interface Entry {
 
 /** Codes a batch is retried on (same producer id and batch_seq: the service stores it once). */
 const RETRIABLE: ReadonlySet<ErrorCode> = new Set([ErrorCode.SERVICE_UNAVAILABLE, ErrorCode.UPSTREAM_TIMEOUT, ErrorCode.RATE_LIMITED, ErrorCode.INTERNAL_ERROR]);
+/** Retriable codes that are the service's answer to the batch (not a lost or late one): the retry is a new message. */
+const ANSWERS: ReadonlySet<ErrorCode> = new Set([ErrorCode.RATE_LIMITED, ErrorCode.INTERNAL_ERROR]);
 /** After these the log takes nothing more (closed, full, or no such run): later lines are refused here. */
 const LOG_GONE: ReadonlySet<ErrorCode> = new Set([ErrorCode.RUN_TERMINAL, ErrorCode.PAYLOAD_TOO_LARGE, ErrorCode.NOT_FOUND]);
 const MAX_RETRY_DELAY_MS = 5000;
@@ -242,9 +244,11 @@ export class RunLog {
       producer: { id: this.settings.producerId, batch_seq: this.nextBatchSeq++ },
       lines: this.queue.slice(0, count).map((entry) => entry.line),
     };
+    // Answers the service gave (rate limited, internal error): each retry after one is a new message.
+    let answered = 0;
     for (let attempt = 1; !this.abandoned; attempt++) {
       try {
-        const reply = await this.send(payload, { messageId: batchMessageId(payload), timeoutMs: this.requestTimeoutMs });
+        const reply = await this.send(payload, { messageId: batchMessageId(payload, answered), timeoutMs: this.requestTimeoutMs });
         this.acknowledgedLines += reply.accepted;
         if (reply.refused > 0) {
           this.gone = new DomainError(ErrorCode.PAYLOAD_TOO_LARGE, 'the run’s log reached its limit');
@@ -262,6 +266,7 @@ export class RunLog {
           this.refuse(count, refusal);
           return;
         }
+        if (code !== undefined && ANSWERS.has(code)) answered++;
         const retryAfterSeconds = error instanceof DomainError ? error.details?.retryAfterSeconds : undefined;
         const delayMs = typeof retryAfterSeconds === 'number' ? retryAfterSeconds * 1000 : Math.min(MAX_RETRY_DELAY_MS, this.retryDelayMs * 2 ** (attempt - 1));
         if (attempt === 1 || attempt % 10 === 0) {
@@ -322,11 +327,14 @@ export class RunLog {
 }
 
 /**
- * The batch's name in the work queue: what the service dedupes on (run, producer, batch_seq). The run
- * is part of it: a producer id is only unique per run (lease tokens of different runs coincide).
+ * The batch's name in the work queue: what the service dedupes on (run, producer, batch_seq), and how
+ * many answers it got before (a retry after an answer is a new message; after a timeout it is the same
+ * one, so it joins the queued batch). The run is part of it: a producer id is only unique per run
+ * (lease tokens of different runs coincide).
  */
-function batchMessageId(payload: PayloadOf<typeof AppendLogLines>): string {
-  return `${payload.run_id}/${payload.producer!.id}/${payload.producer!.batch_seq}`;
+function batchMessageId(payload: PayloadOf<typeof AppendLogLines>, answered: number): string {
+  const id = `${payload.run_id}/${payload.producer!.id}/${payload.producer!.batch_seq}`;
+  return answered === 0 ? id : `${id}/${answered}`;
 }
 
 /**
