@@ -2,8 +2,7 @@ import 'reflect-metadata';
 import { hostname } from 'node:os';
 import { NatsBus } from '@runyard/messaging';
 import { assertMigrated } from '@runyard/persistence';
-import { createLogger, type Logger } from '@runyard/runtime';
-import { Redis } from 'ioredis';
+import { connectRedis, createLogger } from '@runyard/runtime';
 import { loadConfigOrExit, natsServers } from '@runyard/config';
 import { GatewayEnv, toGatewaySettings } from './config.js';
 import { createGatewayApp } from './gateway.app.js';
@@ -24,34 +23,12 @@ if (!env.RUNYARD_BOOTSTRAP_API_KEY && !process.stdout.isTTY) {
   process.exit(1);
 }
 
-/**
- * Commands fail at once while Redis is unreachable (no offline queue): idempotency then answers 503
- * and rate limiting fails open, instead of requests hanging. Boot waits for the first connection,
- * like it does for NATS, so a replica that starts before Redis is not broken.
- */
-async function connectRedis(url: string, log: Logger): Promise<Redis> {
-  const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: `gateway-${hostname()}` });
-  let lastError = '';
-  redis.on('error', (error: Error) => {
-    // ioredis reports every failed reconnect; one line per distinct error is enough.
-    if (error.message === lastError) return;
-    lastError = error.message;
-    log.warn({ err: { message: error.message } }, 'redis connection error');
-  });
-  redis.on('ready', () => {
-    if (lastError !== '') log.info('redis connection restored');
-    lastError = '';
-  });
-  if (redis.status !== 'ready') await new Promise<void>((resolve) => redis.once('ready', () => resolve()));
-  return redis;
-}
-
 async function main(): Promise<void> {
   const dataSource = createGatewayDataSource({ kind: 'postgres', url: env.DATABASE_URL });
   await dataSource.initialize();
   await assertMigrated(dataSource);
   const bus = await NatsBus.connect({ servers: natsServers(env.NATS_URL), name: `gateway-${hostname()}-${process.pid}`, namespace: env.NATS_NAMESPACE });
-  const redis = await connectRedis(env.REDIS_URL, logger);
+  const redis = await connectRedis(env.REDIS_URL, { service: 'gateway' }, logger);
 
   const { app, generatedSystemKey } = await createGatewayApp({
     bus,

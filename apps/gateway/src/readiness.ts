@@ -1,6 +1,6 @@
 import { type Bus, checkBusConnected } from '@runyard/messaging';
 import { pingDatabase } from '@runyard/persistence';
-import type { ReadinessCheck } from '@runyard/runtime';
+import { redisReadiness, type ReadinessCheck } from '@runyard/runtime';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 
@@ -10,14 +10,6 @@ export function gatewayReadinessChecks(deps: { dataSource: DataSource; bus: Bus;
     { name: 'database', check: () => pingDatabase(deps.dataSource) },
     { name: 'bus', check: () => checkBusConnected(deps.bus) },
   ];
-  const redis = deps.redis;
-  if (redis) {
-    checks.push({
-      name: 'redis',
-      check: async () => {
-        await redis.ping();
-      },
-    });
-  }
+  if (deps.redis) checks.push(redisReadiness(deps.redis));
   return checks;
 }

@@ -3,8 +3,7 @@ import 'reflect-metadata';
 import { hostname } from 'node:os';
 import { NatsBus } from '@runyard/messaging';
 import { assertMigrated } from '@runyard/persistence';
-import { createLogger, type Logger } from '@runyard/runtime';
-import { Redis } from 'ioredis';
+import { connectRedis, createLogger } from '@runyard/runtime';
 import { loadConfigOrExit, natsServers } from '@runyard/config';
 import { TranscriptsEnv } from './config.js';
 import { createTranscriptsApp, createTranscriptsDataSource, transcriptsReadinessChecks } from './transcripts.app.js';
@@ -15,34 +14,13 @@ import { createTranscriptsApp, createTranscriptsDataSource, transcriptsReadiness
 const config = loadConfigOrExit(TranscriptsEnv);
 const logger = createLogger('transcripts', config.LOG_LEVEL);
 
-/**
- * Like the gateway's client: commands fail at once while Redis is unreachable (no offline queue), so
- * the log budget fails open instead of holding appends; a command on a connection that stopped
- * answering gives up after a second. Boot waits for the first connection, like it does for NATS.
- */
-async function connectRedis(url: string, log: Logger): Promise<Redis> {
-  const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1000, connectionName: `transcripts-${hostname()}` });
-  let lastError = '';
-  redis.on('error', (error: Error) => {
-    // ioredis reports every failed reconnect; one line per distinct error is enough.
-    if (error.message === lastError) return;
-    lastError = error.message;
-    log.warn({ err: { message: error.message } }, 'redis connection error');
-  });
-  redis.on('ready', () => {
-    if (lastError !== '') log.info('redis connection restored');
-    lastError = '';
-  });
-  if (redis.status !== 'ready') await new Promise<void>((resolve) => redis.once('ready', () => resolve()));
-  return redis;
-}
-
 async function main(): Promise<void> {
   const bus = await NatsBus.connect({ servers: natsServers(config.NATS_URL), name: `transcripts-${hostname()}-${process.pid}`, namespace: config.NATS_NAMESPACE });
   const dataSource = createTranscriptsDataSource({ kind: 'postgres', url: config.DATABASE_URL });
   await dataSource.initialize();
   await assertMigrated(dataSource);
-  const redis = await connectRedis(config.REDIS_URL, logger);
+  // A command on a connection that stopped answering gives up after a second: the log budget then fails open.
+  const redis = await connectRedis(config.REDIS_URL, { service: 'transcripts', commandTimeoutMs: 1000 }, logger);
   const app = await createTranscriptsApp(
     { bus, dataSource, logger, redis },
     {

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { type Bus, checkBusConnected, OutboxEventEntity } from '@runyard/messaging';
 import { createServiceDataSource, pingDatabase, type DatabaseTarget } from '@runyard/persistence';
-import { HealthModule, NestPinoLogger, type Logger, type ReadinessCheck } from '@runyard/runtime';
+import { HealthModule, NestPinoLogger, redisReadiness, type Logger, type ReadinessCheck } from '@runyard/runtime';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { DEFAULT_LOGS_SETTINGS, type LogsSettings } from './logs/logs-settings.js';
@@ -50,15 +50,7 @@ export function transcriptsReadinessChecks(deps: Pick<TranscriptsAppDeps, 'bus' 
     { name: 'database', check: () => pingDatabase(deps.dataSource) },
     { name: 'bus', check: () => checkBusConnected(deps.bus) },
   ];
-  const redis = deps.redis;
-  if (redis) {
-    checks.push({
-      name: 'redis',
-      check: async () => {
-        await redis.ping();
-      },
-    });
-  }
+  if (deps.redis) checks.push(redisReadiness(deps.redis));
   return checks;
 }
 

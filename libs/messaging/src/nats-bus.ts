@@ -42,7 +42,7 @@ import type {
 import { describeError, serveCommand, unwrapReply } from './command-reply.js';
 import { assertMessageFits, DEFAULT_MAX_PAYLOAD_BYTES, messageBytes, payloadTooLarge } from './message-size.js';
 import type { MessagingLogger } from './messaging-logger.js';
-import { ensureDurable, fromNatsHeaders, isApiError, isMaxPayloadExceeded, parseJson, toNatsHeaders } from './nats-wire.js';
+import { ensureDurable, fromNatsHeaders, isApiError, isMaxPayloadExceeded, parseJson, serveMessages, toNatsHeaders } from './nats-wire.js';
 import { NatsWorkQueue } from './nats-work-queue.js';
 import { assertEventSubject } from './subject-filter.js';
 import { assertTailStart, startTail } from './tail-lifecycle.js';
@@ -368,42 +368,17 @@ export class NatsBus implements Bus {
     const consumer = await this.js.consumers.get(this.streamName, options.durable);
     const messages: ConsumerMessages = await consumer.consume({ max_messages: maxInFlight });
 
-    const inFlight = new Set<Promise<void>>();
-    let stopping = false;
-    let freeSlot: (() => void) | undefined;
-    const loop = (async () => {
-      for await (const msg of messages) {
-        while (inFlight.size >= maxInFlight && !stopping) await new Promise<void>((resolve) => (freeSlot = resolve));
-        if (stopping) {
-          // Fetched but never handed to the handler: give it back now rather than after ack_wait.
-          msg.nak();
-          continue;
-        }
-        const handled = this.deliver(msg, options);
-        inFlight.add(handled);
-        void handled.finally(() => {
-          inFlight.delete(handled);
-          freeSlot?.();
-        });
-      }
-    })().catch((error: unknown) => {
+    const serving = serveMessages(messages, maxInFlight, (msg) => this.deliver(msg, options), (error) => {
       this.logger.error(`Consumer ${options.durable} stopped: ${describeError(error)}`);
     });
-
     let stopped = false;
     const registration: Registration = {
       stop: async () => {
         if (stopped) return;
         stopped = true;
-        stopping = true;
-        freeSlot?.();
         this.registrations.delete(registration);
-        await messages.close().catch((error: unknown) => {
-          this.logger.warn(`Closing consumer ${options.durable}: ${describeError(error)}`);
-        });
-        await loop;
-        await Promise.allSettled([...inFlight]);
         // The durable stays on the server: the next consume() with this name resumes after its last ack.
+        await serving.stop();
       },
     };
     this.registrations.add(registration);

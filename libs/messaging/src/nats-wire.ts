@@ -1,4 +1,4 @@
-import { AckPolicy, type ConsumerInfo, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, type ConsumerInfo, type ConsumerMessages, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { errors, headers as natsHeaders, type MsgHdrs, nanos } from '@nats-io/transport-node';
 import type { MessageHeaders } from './bus.js';
 
@@ -66,4 +66,40 @@ export async function ensureDurable(jsm: JetStreamManager, stream: string, durab
 /** The client refused to send a message over the server's `max_payload`. */
 export function isMaxPayloadExceeded(error: unknown): boolean {
   return error instanceof errors.InvalidArgumentError && error.message.includes('max_payload');
+}
+
+/**
+ * Hands a pull consumer's messages to `serve`, at most `maxInFlight` at once. `stop()` closes the
+ * consumer, gives back (nak) what was fetched but not handed over — rather than letting it wait out
+ * ack_wait — and resolves once the messages in hand are served. `onFailure` hears of a consumer that
+ * ended by itself.
+ */
+export function serveMessages(messages: ConsumerMessages, maxInFlight: number, serve: (msg: JsMsg) => Promise<void>, onFailure: (error: unknown) => void): { stop(): Promise<void> } {
+  const inFlight = new Set<Promise<void>>();
+  let stopping = false;
+  let freeSlot: (() => void) | undefined;
+  const loop = (async () => {
+    for await (const msg of messages) {
+      while (inFlight.size >= maxInFlight && !stopping) await new Promise<void>((resolve) => (freeSlot = resolve));
+      if (stopping) {
+        msg.nak();
+        continue;
+      }
+      const served = serve(msg);
+      inFlight.add(served);
+      void served.finally(() => {
+        inFlight.delete(served);
+        freeSlot?.();
+      });
+    }
+  })().catch(onFailure);
+  return {
+    stop: async () => {
+      stopping = true;
+      freeSlot?.();
+      await messages.close().catch(() => undefined);
+      await loop;
+      await Promise.allSettled([...inFlight]);
+    },
+  };
 }

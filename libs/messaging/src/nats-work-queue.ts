@@ -15,7 +15,7 @@ import type { CommandHandlerFn, MessageHeaders, Registration, SubmitOptions, Wor
 import { describeError, unwrapReply } from './command-reply.js';
 import { assertMessageFits, messageBytes, payloadTooLarge } from './message-size.js';
 import type { MessagingLogger } from './messaging-logger.js';
-import { ensureDurable, fromNatsHeaders, isApiError, isMaxPayloadExceeded, parseJson, toNatsHeaders } from './nats-wire.js';
+import { ensureDurable, fromNatsHeaders, isApiError, isMaxPayloadExceeded, parseJson, serveMessages, toNatsHeaders } from './nats-wire.js';
 import { traceContext, withTraceHeaders } from './trace-context.js';
 import { handleWork, WORK_ID_HEADER, WORK_REPLY_TO_HEADER, workRetryDelayMs } from './work-handling.js';
 
@@ -224,38 +224,16 @@ export class NatsWorkQueue {
     const messages: ConsumerMessages = await consumer.consume({ max_messages: maxInFlight });
     const handler = options.handler as CommandHandlerFn<AnyCommand>;
 
-    const inFlight = new Set<Promise<void>>();
-    let stopping = false;
-    let freeSlot: (() => void) | undefined;
-    const loop = (async () => {
-      for await (const msg of messages) {
-        while (inFlight.size >= maxInFlight && !stopping) await new Promise<void>((resolve) => (freeSlot = resolve));
-        if (stopping) {
-          msg.nak();
-          continue;
-        }
-        const served = this.serve(command, handler, msg);
-        inFlight.add(served);
-        void served.finally(() => {
-          inFlight.delete(served);
-          freeSlot?.();
-        });
-      }
-    })().catch((error: unknown) => {
+    const serving = serveMessages(messages, maxInFlight, (msg) => this.serve(command, handler, msg), (error) => {
       this.host.logger.error(`Work consumer ${options.durable} stopped: ${describeError(error)}`);
     });
-
     let stopped = false;
     const registration: Registration = {
       stop: async () => {
         if (stopped) return;
         stopped = true;
-        stopping = true;
-        freeSlot?.();
         this.host.untrack(registration);
-        await messages.close().catch(() => undefined);
-        await loop;
-        await Promise.allSettled([...inFlight]);
+        await serving.stop();
       },
     };
     this.host.track(registration);
