@@ -6,7 +6,7 @@ import { IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-validato
 export interface GatewaySettings {
   /** Largest accepted request body; larger ones get 413. */
   bodyLimitBytes: number;
-  /** Requests allowed per API key per window (a burst may use the whole window at once). */
+  /** Requests allowed per principal per window, whichever of its keys it uses (a burst may use the whole window at once). */
   rateLimitPoints: number;
   rateLimitDurationSeconds: number;
   /** How long a bus request may take before the client gets 504. */
@@ -27,7 +27,7 @@ export interface GatewaySettings {
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
-/** 600 per 10 s: 60 requests/s sustained per key, and a client may burst through a window's worth. */
+/** 600 per 10 s: 60 requests/s sustained per principal, and a client may burst through a window's worth. */
 export const DEFAULT_RATE_LIMIT_POINTS = 600;
 export const DEFAULT_RATE_LIMIT_DURATION_SECONDS = 10;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { IDEMPOTENT_REPLAYED_HEADER } from '../edge/idempotency/idempotent-replay.js';
 import './audit-context.js';
 import type { AuditService } from './audit.service.js';
 
@@ -14,7 +15,9 @@ function fallbackAction(request: FastifyRequest): string {
 /**
  * Records every mutating request with its outcome (from the status code), so the audit trail covers
  * refused requests too: 400s, 403s, 404s, 429s. Reads are not audited. A request some component
- * already recorded (the AuthGuard's `auth.failed`) is skipped.
+ * already recorded (the AuthGuard's `auth.failed`) is skipped. A retry answered from the idempotency
+ * store changed nothing: it is recorded as such (`metadata.idempotent_replay`, and a reason), so the
+ * trail does not show the action twice.
  *
  * It runs as the response is about to be sent and the response waits for the audit row to commit
  * (group commit keeps that to one INSERT for many requests): once a client has its answer, the audit
@@ -28,6 +31,7 @@ export function registerAuditHook(fastify: FastifyInstance, audit: AuditService)
     const caller = request.caller;
     const context = request.audit ?? {};
     const statusCode = reply.statusCode;
+    const replayed = reply.getHeader(IDEMPOTENT_REPLAYED_HEADER) === 'true';
     try {
       await audit.record({
         tenantId: caller?.tenantId ?? null,
@@ -39,8 +43,13 @@ export function registerAuditHook(fastify: FastifyInstance, audit: AuditService)
         outcome: statusCode < 400 ? 'success' : 'failure',
         requestId: request.id,
         statusCode,
-        reason: context.reason,
-        metadata: { method: request.method, route: request.routeOptions.url ?? null, ...(caller ? { api_key_prefix: caller.apiKeyPrefix } : {}) },
+        reason: replayed ? 'idempotent replay: the stored answer of an earlier request with this Idempotency-Key; nothing was done again' : context.reason,
+        metadata: {
+          method: request.method,
+          route: request.routeOptions.url ?? null,
+          ...(caller ? { api_key_prefix: caller.apiKeyPrefix } : {}),
+          ...(replayed ? { idempotent_replay: true } : {}),
+        },
       });
     } catch (error) {
       request.log.error({ err: error, request_id: request.id }, 'audit event could not be recorded');

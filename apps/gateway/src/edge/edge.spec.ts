@@ -91,11 +91,11 @@ class FakeAuthGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const authorization = request.headers.authorization;
     if (authorization !== KEY && authorization !== LIMITED_KEY) throw new DomainError(ErrorCode.UNAUTHENTICATED, 'invalid or revoked API key');
-    // A fresh key id per request keeps the (tiny) rate limit out of the other tests' way; requests
-    // with an Idempotency-Key share one, as a client's retries do (the key id is part of the scope).
+    // A fresh principal per request keeps the (tiny) per-principal rate limit out of the other tests'
+    // way; requests with an Idempotency-Key share one, as a client's retries do (it scopes the key).
     const idempotencyKey = request.headers['idempotency-key'];
-    const apiKeyId = authorization === LIMITED_KEY ? 'limited-key' : typeof idempotencyKey === 'string' ? `idem-${idempotencyKey}` : `key-${request.id}`;
-    request.caller = { kind: 'tenant', tenantId: 'tenant-1', principalId: 'principal-1', role: 'admin', apiKeyId, apiKeyPrefix: 'ryk_test' };
+    const caller = authorization === LIMITED_KEY ? 'limited' : typeof idempotencyKey === 'string' ? `idem-${idempotencyKey}` : `fresh-${request.id}`;
+    request.caller = { kind: 'tenant', tenantId: 'tenant-1', principalId: `principal-${caller}`, role: 'admin', apiKeyId: `key-${caller}`, apiKeyPrefix: 'ryk_test' };
     return true;
   }
 }
@@ -281,7 +281,7 @@ describe('the edge over HTTP', () => {
       expect(found).toBeDefined();
       return found!;
     });
-    expect(line).toMatchObject({ method: 'GET', route: '/v1/notes/:id', status: 404, tenant_id: 'tenant-1', principal_id: 'principal-1' });
+    expect(line).toMatchObject({ method: 'GET', route: '/v1/notes/:id', status: 404, tenant_id: 'tenant-1', principal_id: 'principal-fresh-log-check-1' });
     expect(line.duration_ms).toEqual(expect.any(Number));
     expect(JSON.stringify(logLines)).not.toContain('test-key');
   });
@@ -302,7 +302,7 @@ describe('the edge over HTTP', () => {
     expect(handlerTrace?.traceId).toBe(freshId);
   });
 
-  it('limits each API key and answers 429 with Retry-After and RateLimit headers', async () => {
+  it('limits each principal and answers 429 with Retry-After and RateLimit headers', async () => {
     const limited = { headers: { authorization: LIMITED_KEY } };
     for (let i = 0; i < settings.rateLimitPoints; i += 1) expect((await send('GET', '/v1/notes', limited)).status).toBe(200);
     const response = await send('GET', '/v1/notes', limited);

@@ -10,7 +10,7 @@ export const AUTH_FAILURES_PER_WINDOW = 30;
 export const AUTH_FAILURE_WINDOW_SECONDS = 60;
 
 /**
- * The per-key rate limit only applies once a key is valid, so guessing keys would otherwise be
+ * The per-principal rate limit only applies once a key is valid, so guessing keys would otherwise be
  * unlimited, and each wrong key costs a database lookup and an audit row. Failures are counted per
  * client address (shared by replicas through Redis in distributed mode).
  */

@@ -365,6 +365,12 @@ export function describeHttpApi(mode: string, boot: () => Promise<BootedRunyard>
         expect(retry.body).toEqual(first.body);
         expect(retry.headers.get('idempotent-replayed')).toBe('true');
         expectProblem(await acme.admin.post('/v1/sessions', { title: 'different' }, headers), 422, 'idempotency_key_reused');
+        // The audit trail shows one creation, and the retry as a replay that changed nothing.
+        const trail = await acme.admin.get<PageBody<Json>>('/v1/audit-events?limit=200');
+        const entryOf = (response: ApiResponse) => trail.body.data.find((e) => e.request_id === response.headers.get('x-request-id'));
+        expect(entryOf(first)).toMatchObject({ action: 'session.create', target_id: first.body.id, outcome: 'success' });
+        expect(entryOf(first)?.metadata).not.toHaveProperty('idempotent_replay');
+        expect(entryOf(retry)).toMatchObject({ outcome: 'success', metadata: { idempotent_replay: true }, reason: expect.stringContaining('idempotent replay') });
       });
 
       it('creates one record for concurrent duplicates', async () => {

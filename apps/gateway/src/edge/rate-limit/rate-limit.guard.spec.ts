@@ -10,14 +10,14 @@ import { createRateLimiter } from './rate-limiter.js';
 
 const settings: GatewaySettings = { bodyLimitBytes: 1 << 20, rateLimitPoints: 3, rateLimitDurationSeconds: 10, requestTimeoutMs: 1000 };
 
-function call(apiKeyId: string | undefined) {
+function call(principalId: string | undefined, apiKeyId = 'key-1') {
   const headers: Record<string, string> = {};
   const warn = jest.fn();
   const request = {
     id: 'req-1',
     method: 'GET',
     url: '/v1/sessions',
-    caller: apiKeyId === undefined ? undefined : { kind: 'tenant', tenantId: 't', principalId: 'p', role: 'member', apiKeyId, apiKeyPrefix: 'ryk_x' },
+    caller: principalId === undefined ? undefined : { kind: 'tenant', tenantId: 't', principalId, role: 'member', apiKeyId, apiKeyPrefix: 'ryk_x' },
     log: { warn },
   } as unknown as FastifyRequest;
   const reply = {
@@ -43,14 +43,14 @@ async function rejectionOf(promise: Promise<unknown>): Promise<DomainError> {
 }
 
 describe('RateLimitGuard (in-memory limiter)', () => {
-  it('allows the configured number of requests per key, then answers 429 with Retry-After', async () => {
+  it('allows the configured number of requests per principal, then answers 429 with Retry-After', async () => {
     const guard = new RateLimitGuard(createRateLimiter({ points: 3, durationSeconds: 10 }), settings);
     for (let i = 0; i < 3; i += 1) {
-      const { context, headers } = call('key-a');
+      const { context, headers } = call('ada');
       expect(await guard.canActivate(context)).toBe(true);
       expect(headers).toMatchObject({ 'ratelimit-limit': '3', 'ratelimit-remaining': String(2 - i) });
     }
-    const over = call('key-a');
+    const over = call('ada');
     const error = await rejectionOf(guard.canActivate(over.context));
     expect(error.code).toBe(ErrorCode.RATE_LIMITED);
     expect(over.headers).toMatchObject({ 'ratelimit-limit': '3', 'ratelimit-remaining': '0' });
@@ -62,11 +62,13 @@ describe('RateLimitGuard (in-memory limiter)', () => {
     expect(Number(problem.headers['retry-after'])).toBeLessThanOrEqual(10);
   });
 
-  it('counts each API key separately', async () => {
-    const guard = new RateLimitGuard(createRateLimiter({ points: 1, durationSeconds: 10 }), settings);
-    expect(await guard.canActivate(call('key-a').context)).toBe(true);
-    await expect(guard.canActivate(call('key-a').context)).rejects.toMatchObject({ code: ErrorCode.RATE_LIMITED });
-    expect(await guard.canActivate(call('key-b').context)).toBe(true);
+  it('counts each principal separately, and all the keys of one principal together', async () => {
+    const guard = new RateLimitGuard(createRateLimiter({ points: 2, durationSeconds: 10 }), settings);
+    expect(await guard.canActivate(call('ada', 'key-a').context)).toBe(true);
+    // A second key of the same principal (a member may mint one) draws on the same budget.
+    expect(await guard.canActivate(call('ada', 'key-b').context)).toBe(true);
+    await expect(guard.canActivate(call('ada', 'key-c').context)).rejects.toMatchObject({ code: ErrorCode.RATE_LIMITED });
+    expect(await guard.canActivate(call('bob', 'key-d').context)).toBe(true);
   });
 
   it('does not limit public routes (no caller)', async () => {
@@ -79,9 +81,9 @@ describe('RateLimitGuard (in-memory limiter)', () => {
     const redis = new Redis({ lazyConnect: true, enableOfflineQueue: false });
     try {
       const guard = new RateLimitGuard(createRateLimiter({ points: 1, durationSeconds: 10, redis }), settings);
-      const first = call('key-a');
+      const first = call('ada');
       expect(await guard.canActivate(first.context)).toBe(true);
-      expect(await guard.canActivate(call('key-a').context)).toBe(true);
+      expect(await guard.canActivate(call('ada').context)).toBe(true);
       expect(first.warn).toHaveBeenCalledWith(expect.anything(), 'rate limiter unavailable; failing open');
     } finally {
       redis.disconnect();

@@ -10,7 +10,8 @@ import { RATE_LIMITER } from './rate-limiter.js';
 const WARN_INTERVAL_MS = 10_000;
 
 /**
- * Per-API-key rate limit; runs after the AuthGuard (it needs `request.caller`). Every limited
+ * Per-principal rate limit: every API key of a principal draws on one budget, so minting more keys
+ * (which members may do) buys no more requests. Runs after the AuthGuard (it needs `request.caller`). Every limited
  * response carries `RateLimit-Limit/Remaining/Reset`; over the limit → 429 `rate_limited` with
  * `Retry-After`. Public routes (health probes, OpenAPI) have no key and are not limited.
  */
@@ -32,7 +33,7 @@ export class RateLimitGuard implements CanActivate {
 
     let result: RateLimiterRes;
     try {
-      result = await this.limiter.consume(request.caller.apiKeyId);
+      result = await this.limiter.consume(request.caller.principalId);
     } catch (rejection) {
       if (!(rejection instanceof RateLimiterRes)) {
         // Fail open: the limiter protects capacity, it is not a security boundary (authentication and

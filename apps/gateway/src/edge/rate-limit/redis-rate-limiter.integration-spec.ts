@@ -22,9 +22,9 @@ afterAll(async () => {
   await Promise.all(clients.map((client) => client.quit()));
 });
 
-function contextFor(apiKeyId: string): { context: ExecutionContext; headers: Record<string, string> } {
+function contextFor(principalId: string): { context: ExecutionContext; headers: Record<string, string> } {
   const headers: Record<string, string> = {};
-  const request = { caller: { kind: 'tenant', tenantId: 't', principalId: 'p', role: 'member', apiKeyId, apiKeyPrefix: 'ryk_x' }, log: { warn: () => undefined } };
+  const request = { caller: { kind: 'tenant', tenantId: 't', principalId, role: 'member', apiKeyId: 'k', apiKeyPrefix: 'ryk_x' }, log: { warn: () => undefined } };
   const reply = {
     headers: (values: Record<string, string>) => {
       Object.assign(headers, values);
@@ -36,13 +36,13 @@ function contextFor(apiKeyId: string): { context: ExecutionContext; headers: Rec
 }
 
 describe('RateLimitGuard on Redis', () => {
-  // Two guards on two clients: two gateway replicas sharing one budget per key.
+  // Two guards on two clients: two gateway replicas sharing one budget per principal.
   const replicas = clients.map(
     (redis) => new RateLimitGuard(createRateLimiter({ points: settings.rateLimitPoints, durationSeconds: settings.rateLimitDurationSeconds, redis, keyPrefix: prefix }), settings),
   );
 
-  it('shares one budget per API key across replicas, then answers 429 with the reset time', async () => {
-    const key = uniqueName('key');
+  it('shares one budget per principal across replicas, then answers 429 with the reset time', async () => {
+    const key = uniqueName('principal');
     for (let i = 0; i < 4; i += 1) {
       const { context, headers } = contextFor(key);
       expect(await replicas[i % 2].canActivate(context)).toBe(true);
@@ -53,8 +53,8 @@ describe('RateLimitGuard on Redis', () => {
     expect(Number(over.headers['ratelimit-reset'])).toBeGreaterThan(25);
     expect(Number(over.headers['ratelimit-reset'])).toBeLessThanOrEqual(30);
 
-    // Another key has its own budget.
-    expect(await replicas[1].canActivate(contextFor(uniqueName('key')).context)).toBe(true);
+    // Another principal has its own budget.
+    expect(await replicas[1].canActivate(contextFor(uniqueName('principal')).context)).toBe(true);
   });
 
   it('keeps its counters under its key prefix with the window as TTL', async () => {
