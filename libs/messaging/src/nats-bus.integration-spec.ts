@@ -307,4 +307,38 @@ describe('NatsBus during a NATS outage', () => {
     });
     expect(bus.status().connected).toBe(true);
   }, 30_000);
+
+  it('keeps a submitted command through a NATS restart, handles it once, and answers the resubmit', async () => {
+    const port = await freePort();
+    storeDir = await mkdtemp(path.join(tmpdir(), 'runyard-nats-'));
+    server = startServer(port, storeDir);
+    const servers = `nats://127.0.0.1:${port}`;
+    bus = await NatsBus.connect({ servers, name: 'outage-work', namespace });
+    const submitted = bus.submit(Ping, { text: 'kept' }, { messageId: 'batch-1', timeoutMs: 20_000 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    // Stored in the work stream (no worker runs yet) before NATS goes down.
+    const observer = await connect({ servers });
+    const workStream = `${namespace}_work`;
+    await expectEventually(async () => expect((await (await jetstreamManager(observer)).streams.info(workStream)).state.messages).toBe(1));
+    await observer.close();
+
+    await stopServer(server);
+    expect(((await submitted) as DomainError).code).toBe(ErrorCode.SERVICE_UNAVAILABLE);
+    server = startServer(port, storeDir);
+    const restarted = bus;
+    await expectEventually(() => expect(restarted.status().connected).toBe(true), { timeoutMs: 20_000, intervalMs: 100 });
+
+    const handled: string[] = [];
+    await bus.work(Ping, {
+      durable: 'outage-worker',
+      handler: (payload) => {
+        handled.push(payload.text);
+        return Promise.resolve({ pong: payload.text });
+      },
+    });
+    expect(await bus.submit(Ping, { text: 'kept' }, { messageId: 'batch-1', timeoutMs: 10_000 })).toEqual({ pong: 'kept' });
+    expect(handled).toEqual(['kept']);
+  }, 40_000);
 });

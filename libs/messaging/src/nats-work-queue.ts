@@ -60,7 +60,7 @@ export interface WorkQueueHost {
  */
 export class NatsWorkQueue {
   readonly streamName: string;
-  private inbox: string | undefined;
+  private inbox: Promise<string> | undefined;
   private inboxSubscription: Subscription | undefined;
   /** Command key (subject + id) → submitters of this connection waiting for its reply. */
   private readonly waiters = new Map<string, Set<(wire: Uint8Array) => void>>();
@@ -170,21 +170,28 @@ export class NatsWorkQueue {
     if (this.storedAt.size > MAX_REMEMBERED) this.storedAt.delete(this.storedAt.keys().next().value!);
   }
 
-  private async replyInbox(): Promise<string> {
-    if (this.inbox !== undefined) return this.inbox;
-    const inbox = createInbox();
-    this.inboxSubscription = this.host.nc.subscribe(inbox, {
-      callback: (error, msg) => {
-        if (error) return;
-        const id = msg.headers?.get(WORK_ID_HEADER);
-        if (!id) return;
-        for (const deliver of this.waiters.get(id) ?? []) deliver(msg.data);
-      },
+  /** This connection's reply inbox, subscribed once (concurrent first submits share it). */
+  private replyInbox(): Promise<string> {
+    this.inbox ??= (async () => {
+      const inbox = createInbox();
+      this.inboxSubscription = this.host.nc.subscribe(inbox, {
+        callback: (error, msg) => {
+          if (error) return;
+          const id = msg.headers?.get(WORK_ID_HEADER);
+          if (!id) return;
+          for (const deliver of this.waiters.get(id) ?? []) deliver(msg.data);
+        },
+      });
+      // The server must know the subscription before a reply can be sent to it.
+      await this.host.nc.flush();
+      return inbox;
+    })().catch((error: unknown) => {
+      // Try again with the next submit.
+      this.inboxSubscription?.unsubscribe();
+      this.inbox = undefined;
+      throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, `Messaging is unavailable (${describeError(error)})`);
     });
-    this.inbox = inbox;
-    // The server must know the subscription before a reply can be sent to it.
-    await this.host.nc.flush();
-    return inbox;
+    return this.inbox;
   }
 
   private awaitReply(messageId: string, subject: string, timeoutMs: number): { promise: Promise<Uint8Array>; cancel(): void } {
