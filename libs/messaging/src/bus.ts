@@ -24,10 +24,7 @@ import type { AnyCommand, EventEnvelope, PayloadOf, ReplyOf } from '@runyard/con
  *    At most `maxInFlight` events are unsettled at once (JetStream `max_ack_pending`), so with the
  *    default of 1 a nak'ed event is redelivered before any later one.
  *  - tail():     reads the log from a start point and follows it, every matching event exactly once
- *    and in log order, with no server-side state beyond the tail's life (JetStream ordered consumer);
- *    optionally one tenant's events only, selected by the log itself.
- *  - subjects:   events are stored as `<service>.evt.<tenant>.<rest>` (the envelope keeps the plain
- *    subject); filters are given on plain subjects and mapped (`storedEventFilter`).
+ *    and in log order, with no server-side state beyond the tail's life (JetStream ordered consumer).
  *  - eventLog(): the log's epoch and the range of sequences it still retains (for `gap` detection).
  *  - submit():   stores a command in a durable work queue (JetStream work-queue stream; resolves the
  *    store first), then waits for the reply the worker that handled it sends once its handler finished.
@@ -129,11 +126,6 @@ export type TailStart =
 export interface TailOptions {
   /** One NATS subject filter, e.g. `*.evt.>`. */
   filterSubject: string;
-  /**
-   * Only this tenant's events: the log is asked for them by subject (the tenant is a token of every
-   * stored event subject), so a tail of one tenant never reads another's.
-   */
-  tenantId?: string;
   start: TailStart;
   /**
    * Called once per event, in log order; the next event waits until the returned promise settles

@@ -21,7 +21,7 @@ import type {
 import { describeError, serveCommand, unwrapReply } from './command-reply.js';
 import { assertMessageFits, assertPayloadLimit, DEFAULT_MAX_PAYLOAD_BYTES } from './message-size.js';
 import type { MessagingLogger } from './messaging-logger.js';
-import { assertEventSubject, storedEventFilter, storedEventSubject, subjectMatches } from './subject-filter.js';
+import { assertEventSubject, subjectMatches } from './subject-filter.js';
 import { assertTailStart, startTail } from './tail-lifecycle.js';
 import { InProcessWorkQueue } from './in-process-work-queue.js';
 import { runWithTraceContext, traceContext, traceFromEvent, traceIdNote, withTraceHeaders } from './trace-context.js';
@@ -225,7 +225,7 @@ export class InProcessBus implements Bus {
     this.forgetOldIds(now);
     if (this.recentIds.has(envelope.id)) return;
     this.recentIds.set(envelope.id, now);
-    this.log.push({ sequence: ++this.lastSequence, subject: storedEventSubject(envelope.subject, envelope.tenant_id), json, headers: { ...headers }, storedAt: now });
+    this.log.push({ sequence: ++this.lastSequence, subject: envelope.subject, json, headers: { ...headers }, storedAt: now });
     this.expireOldEvents(now);
     while (this.log.length > this.maxRetainedEvents) this.log.shift();
     for (const durable of this.durables.values()) this.pump(durable);
@@ -239,12 +239,11 @@ export class InProcessBus implements Bus {
   async consume(options: ConsumeOptions): Promise<Registration> {
     if (this.closed) throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, 'The bus is closed');
     const maxInFlight = Math.max(1, options.maxInFlight ?? 1);
-    const filterSubject = storedEventFilter(options.filterSubject);
     let durable = this.durables.get(options.durable);
     if (!durable) {
       durable = {
         name: options.durable,
-        filterSubject,
+        filterSubject: options.filterSubject,
         maxAckPending: maxInFlight,
         nextSequence: 1,
         pending: new Map(),
@@ -252,7 +251,7 @@ export class InProcessBus implements Bus {
         nextAttachment: 0,
       };
       this.durables.set(options.durable, durable);
-    } else if (durable.filterSubject !== filterSubject) {
+    } else if (durable.filterSubject !== options.filterSubject) {
       // As on nats-server 2.9: a durable's filter cannot change.
       throw new Error(`Durable ${options.durable} already exists with filter ${durable.filterSubject}`);
     }
@@ -281,7 +280,7 @@ export class InProcessBus implements Bus {
     assertTailStart(options.start);
     const { start } = options;
     const follower: Follower = {
-      filterSubject: storedEventFilter(options.filterSubject, options.tenantId),
+      filterSubject: options.filterSubject,
       nextSequence: start.kind === 'new' ? this.lastSequence + 1 : start.kind === 'after' ? start.sequence + 1 : 1,
       notBefore: start.kind === 'time' ? start.time.getTime() : undefined,
       wake: undefined,

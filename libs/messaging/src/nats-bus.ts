@@ -44,7 +44,7 @@ import { assertMessageFits, DEFAULT_MAX_PAYLOAD_BYTES, messageBytes, payloadTooL
 import type { MessagingLogger } from './messaging-logger.js';
 import { ensureDurable, fromNatsHeaders, isApiError, isMaxPayloadExceeded, parseJson, serveMessages, toNatsHeaders } from './nats-wire.js';
 import { NatsWorkQueue } from './nats-work-queue.js';
-import { assertEventSubject, storedEventFilter, storedEventSubject } from './subject-filter.js';
+import { assertEventSubject } from './subject-filter.js';
 import { assertTailStart, startTail } from './tail-lifecycle.js';
 import { runWithTraceContext, traceContext, traceFromEvent, traceIdNote, withTraceHeaders } from './trace-context.js';
 
@@ -349,7 +349,7 @@ export class NatsBus implements Bus {
     const json = JSON.stringify(envelope);
     assertMessageFits(`The ${envelope.subject} event`, json, headers, this.maxPayload());
     try {
-      await this.js.publish(this.wire(storedEventSubject(envelope.subject, envelope.tenant_id)), json, {
+      await this.js.publish(this.wire(envelope.subject), json, {
         msgID: envelope.id,
         headers: toNatsHeaders(headers),
         timeout: PUBLISH_TIMEOUT_MS,
@@ -364,7 +364,7 @@ export class NatsBus implements Bus {
   async consume(options: ConsumeOptions): Promise<Registration> {
     if (!this.isUsable()) throw this.unavailable();
     const maxInFlight = Math.max(1, options.maxInFlight ?? 1);
-    await ensureDurable(this.jsm, this.streamName, options.durable, this.wire(storedEventFilter(options.filterSubject)), maxInFlight);
+    await ensureDurable(this.jsm, this.streamName, options.durable, this.wire(options.filterSubject), maxInFlight);
     const consumer = await this.js.consumers.get(this.streamName, options.durable);
     const messages: ConsumerMessages = await consumer.consume({ max_messages: maxInFlight });
 
@@ -431,7 +431,7 @@ export class NatsBus implements Bus {
   async tail(options: TailOptions): Promise<Tail> {
     assertTailStart(options.start);
     if (!this.isUsable()) throw this.unavailable();
-    const filterSubject = this.wire(storedEventFilter(options.filterSubject, options.tenantId));
+    const filterSubject = this.wire(options.filterSubject);
     let epoch: string;
     let startSequence: number;
     let consumer: Consumer;

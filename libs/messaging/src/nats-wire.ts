@@ -56,12 +56,7 @@ export async function ensureDurable(jsm: JetStreamManager, stream: string, durab
     return;
   }
   if (existing.config.filter_subject !== filterSubject) {
-    // nats-server 2.9 cannot change a durable's filter. One made before event subjects carried the
-    // tenant (an early development install) is replaced by hand, or with the stream: say how.
-    throw new Error(
-      `Durable ${durable} already exists with filter ${existing.config.filter_subject ?? '(none)'}, not ${filterSubject}: ` +
-        `delete it (nats consumer rm ${stream} ${durable}) and start again; it resumes from the stream's start`,
-    );
+    throw new Error(`Durable ${durable} already exists with filter ${existing.config.filter_subject ?? '(none)'}`);
   }
   if (existing.config.max_ack_pending !== maxAckPending || existing.config.ack_wait !== ackWait) {
     await jsm.consumers.update(stream, durable, { max_ack_pending: maxAckPending, ack_wait: ackWait });

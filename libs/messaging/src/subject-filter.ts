@@ -19,29 +19,3 @@ export function assertEventSubject(subject: string): void {
     throw new Error(`Not an event subject: "${subject}" (expected <service>.evt.<entity>.<event>.v<N>)`);
   }
 }
-
-const TOKEN = /^[A-Za-z0-9_-]+$/;
-
-/**
- * An event's subject as stored in the event log: the tenant goes in as the token after `evt`
- * (`runs.evt.<tenant>.run.created.v1`), so a reader can ask the log for one tenant's events only
- * instead of reading every tenant's and filtering. Envelopes keep the plain subject.
- */
-export function storedEventSubject(subject: string, tenantId: string): string {
-  if (!TOKEN.test(tenantId)) throw new Error(`Not a tenant id usable in a subject: "${tenantId}"`);
-  const [service, evt, ...rest] = subject.split('.');
-  return [service, evt, tenantId, ...rest].join('.');
-}
-
-/**
- * The filter on stored subjects for a filter on plain event subjects (`runs.evt.run.>`,
- * `*.evt.>`), for every tenant or for one.
- */
-export function storedEventFilter(filter: string, tenantId?: string): string {
-  if (tenantId !== undefined && !TOKEN.test(tenantId)) throw new Error(`Not a tenant id usable in a subject: "${tenantId}"`);
-  const [service, evt, ...rest] = filter.split('.');
-  if (evt !== 'evt' || rest.length === 0) throw new Error(`Not an event filter: "${filter}" (expected <service>.evt.<…>)`);
-  // Every tenant: `x.evt.>` already spans the tenant token; anything narrower gets a `*` for it.
-  if (tenantId === undefined && rest.length === 1 && rest[0] === '>') return filter;
-  return [service, evt, tenantId ?? '*', ...rest].join('.');
-}

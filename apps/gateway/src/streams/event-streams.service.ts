@@ -168,7 +168,6 @@ export class EventStreamsService implements OnModuleDestroy {
     const stream = await LiveStream.open({
       bus: this.bus,
       start: plan.start,
-      tenantId: selection.scope.tenant_id,
       epochTag: plan.epochTag,
       gap: plan.gap,
       heartbeatMs: this.settings.streamHeartbeatMs ?? DEFAULT_STREAM_HEARTBEAT_MS,
@@ -209,7 +208,7 @@ export class EventStreamsService implements OnModuleDestroy {
    */
   private async findTerminalEvent(run: RunView): Promise<number | null> {
     const since = Date.parse(run.finished_at ?? run.updated_at) - RUN_START_SKEW_MS;
-    const found = await this.firstEvent(RunStatusChanged.subject, { kind: 'time', time: new Date(since) }, ({ envelope }) => endsRun(envelope, run.id), run.tenant_id);
+    const found = await this.firstEvent(RunStatusChanged.subject, { kind: 'time', time: new Date(since) }, ({ envelope }) => endsRun(envelope, run.id));
     return found?.sequence ?? null;
   }
 
@@ -226,12 +225,11 @@ export class EventStreamsService implements OnModuleDestroy {
   }
 
   /** The first event from `start` that `matches`, or null when none comes within the request timeout. */
-  private async firstEvent(filterSubject: string, start: TailStart, matches: (event: LoggedEvent) => boolean, tenantId?: string): Promise<LoggedEvent | null> {
+  private async firstEvent(filterSubject: string, start: TailStart, matches: (event: LoggedEvent) => boolean): Promise<LoggedEvent | null> {
     let found!: (event: LoggedEvent) => void;
     const located = new Promise<LoggedEvent>((resolve) => (found = resolve));
     const tail = await this.bus.tail({
       filterSubject,
-      tenantId,
       start,
       handler: (event) => {
         if (matches(event)) found(event);

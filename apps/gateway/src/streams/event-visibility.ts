@@ -10,8 +10,8 @@ export interface EventSelection {
 /**
  * The one place a streamed event is checked against its reader. Every event carries `tenant_id`; a
  * member sees only events whose `owner_id` is itself (the owner of the session or run concerned), so
- * an event without an owner is for admins only. A stream's tail reads its tenant's events only (the
- * log selects them by subject); the tenant is checked here again all the same.
+ * an event without an owner is for admins only. The stream's tail reads every tenant's events: this
+ * filter is what keeps them apart.
  */
 export function isVisible(envelope: EventEnvelope, scope: CallerScope): boolean {
   if (envelope.tenant_id !== scope.tenant_id) return false;

@@ -51,7 +51,6 @@ export class FakeTail implements Tail {
       }
       index++;
       if (!matches(filterSubject, next.envelope.subject)) continue;
-      if (this.options.tenantId !== undefined && next.envelope.tenant_id !== this.options.tenantId) continue;
       this.handlerPending = true;
       try {
         await this.options.handler(next);

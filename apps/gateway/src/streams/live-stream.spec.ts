@@ -35,7 +35,6 @@ function options(log: FakeEventLog, overrides: Partial<LiveStreamOptions> = {}):
   return {
     bus: log,
     start: { kind: 'new' },
-    tenantId: 't',
     epochTag: 'abcdefabcdef',
     heartbeatMs: 60_000,
     retryMs: 1234,

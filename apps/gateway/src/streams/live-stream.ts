@@ -28,8 +28,6 @@ export const HEARTBEAT_EVENT = 'heartbeat';
 export interface LiveStreamOptions {
   bus: Bus;
   start: TailStart;
-  /** The tenant whose events the tail reads (the log selects them: other tenants' are never read). */
-  tenantId: string;
   /** The epoch tag the ids of this stream carry (see event-cursor.ts). */
   epochTag: string;
   heartbeatMs: number;
@@ -100,7 +98,7 @@ export class LiveStream {
     if (options.gap) writer.offer(formatEvent({ event: 'gap', data: JSON.stringify(options.gap) }));
     writer.offer(this.controlFrame(READY_EVENT, this.position));
     this.cursorSent = this.position;
-    this.tail = options.bus.tail({ filterSubject: ALL_EVENTS_FILTER, tenantId: options.tenantId, start: options.start, handler: (event) => this.deliver(event) });
+    this.tail = options.bus.tail({ filterSubject: ALL_EVENTS_FILTER, start: options.start, handler: (event) => this.deliver(event) });
     let tail: Tail;
     try {
       tail = await this.tail;
