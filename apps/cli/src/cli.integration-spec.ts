@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { EventEnvelope, LogLineView, RunTraceView, SessionView } from '@runyard/contracts';
-import { createTestDatabase, expectEventually, testInfra, uniqueName } from '@runyard/testing';
-import { bootDistributed, type BootedDistributed } from '@runyard/standalone/testing';
+import { expectEventually, uniqueName } from '@runyard/testing';
+import { bootDistributedOnTestServers, type BootedDistributed } from '@runyard/standalone/testing';
 import { callApi, CliHarness, parseJson, type CliResult } from './cli-harness.fixture.js';
 
 // The real binary (see cli-harness.fixture.ts) against distributed mode: the gateway, two replicas
@@ -18,7 +18,6 @@ interface EventLine {
 }
 
 let runyard: BootedDistributed | undefined;
-let dropDatabase: (() => Promise<void>) | undefined;
 let harness: CliHarness | undefined;
 let adminKey: string;
 let login: CliResult;
@@ -34,15 +33,7 @@ async function newSession(): Promise<string> {
 
 beforeAll(async () => {
   harness = CliHarness.open('runyard-cli-distributed-');
-  const database = await createTestDatabase('cli');
-  dropDatabase = database.drop;
-  runyard = await bootDistributed({
-    databaseUrl: database.url,
-    natsUrl: testInfra.natsUrl,
-    redisUrl: testInfra.redisUrl,
-    namespace: uniqueName('cli'),
-    worker: { concurrency: 2 },
-  });
+  runyard = await bootDistributedOnTestServers({ namespace: uniqueName('cli'), worker: { concurrency: 2 } });
   const tenant = await callApi<{ api_key: { key: string } }>(runyard.url, 'POST', '/v1/tenants', runyard.systemKey, { name: 'CLI distributed' });
   adminKey = tenant.api_key.key;
   // Every test below runs the CLI as a logged-in user would.
@@ -50,9 +41,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  // Stops the worker and every service, then deletes the namespace's event stream.
+  // Stops the worker and every service, then deletes the namespace's streams and the database.
   await runyard?.close();
-  await dropDatabase?.();
   harness?.remove();
 });
 

@@ -5,7 +5,7 @@ import { NatsBus, type Bus } from '@runyard/messaging';
 import { createServiceDataSource, runMigrations } from '@runyard/persistence';
 import { createLogger } from '@runyard/runtime';
 import { createRunsApp, runsEntities, runsMigrations, RUNS_SCHEMA } from '@runyard/runs';
-import { deleteNatsNamespace } from '@runyard/testing';
+import { createTestDatabase, deleteNatsNamespace, testInfra } from '@runyard/testing';
 import { createSessionsApp, sessionsEntities, sessionsMigrations, SESSIONS_SCHEMA } from '@runyard/sessions';
 import { createTranscriptsApp, transcriptsEntities, transcriptsMigrations, TRANSCRIPTS_SCHEMA, type LogsSettings } from '@runyard/transcripts';
 import { builtInExecutors, silentLogger, Worker } from '@runyard/worker';
@@ -118,4 +118,26 @@ export async function bootDistributed(options: DistributedOptions): Promise<Boot
     await close();
     throw error;
   }
+}
+
+/**
+ * bootDistributed on the test servers (PostgreSQL, NATS, Redis of testInfra), in a database of its
+ * own that is dropped when the stack closes (or when it fails to boot).
+ */
+export async function bootDistributedOnTestServers(options: Omit<DistributedOptions, 'databaseUrl' | 'natsUrl' | 'redisUrl'>): Promise<BootedDistributed> {
+  const database = await createTestDatabase(options.namespace.replace(/[^a-z0-9_]/gi, '_'));
+  let booted: BootedDistributed;
+  try {
+    booted = await bootDistributed({ ...options, databaseUrl: database.url, natsUrl: testInfra.natsUrl, redisUrl: testInfra.redisUrl });
+  } catch (error) {
+    await database.drop();
+    throw error;
+  }
+  return {
+    ...booted,
+    close: async () => {
+      await booted.close();
+      await database.drop();
+    },
+  };
 }

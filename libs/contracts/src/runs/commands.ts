@@ -139,7 +139,8 @@ export class ClaimRunPayload {
 /** The oldest pending run (of the given executors), now running under a new lease; null when there is none. */
 export const ClaimRun = defineCommand<ClaimedRun | null>()('runs.cmd.run.claim.v1', ClaimRunPayload);
 
-abstract class LeaseHeld {
+/** A worker's claim on a run: every write under a lease names it (the fence the runs service checks). */
+export abstract class LeaseHeld {
   @IsUUID()
   tenant_id!: string;
 

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsInt, IsUUID, Min } from 'class-validator';
 import { defineCommand } from '../common/define.js';
+import { LeaseHeld } from './commands.js';
 
 // Wire names: renaming a subject is a migration (see common/define.ts).
 
@@ -10,17 +10,7 @@ import { defineCommand } from '../common/define.js';
  * as the runs service's own executor writes: NOT_FOUND, RUN_TERMINAL, LEASE_LOST, and CONFLICT once a
  * cancel was requested. No caller scope — only services on the bus send it; the gateway never does.
  */
-export class CheckRunLeasePayload {
-  @IsUUID()
-  tenant_id!: string;
-
-  @IsUUID()
-  run_id!: string;
-
-  @IsInt()
-  @Min(1)
-  lease_token!: number;
-}
+export class CheckRunLeasePayload extends LeaseHeld {}
 
 /** The lease holds until `lease_expires_at` (unless renewed); only then can another worker take the run over. */
 export class RunLeaseCheck {
