@@ -1,3 +1,4 @@
+export { canonicalJson, requestFingerprint, sha256Hex } from './fingerprint.js';
 export { decodeCursor, decodeIdCursor, encodeCursor, encodeIdCursor } from './cursor.js';
 export { isUniqueViolationOf } from './errors.js';
 export { createServiceDataSource, type DatabaseTarget, type ServiceDataSourceOptions } from './data-source.js';

@@ -19,10 +19,9 @@ import {
   type SessionView,
 } from '@runyard/contracts';
 import { BUS, newEvent, traceContext, TransactionalOutbox, type Bus, type OutboxEvents } from '@runyard/messaging';
-import { decodeIdCursor, encodeIdCursor, parseTimestamp, rowsToFetch, toPage, toPlainJson } from '@runyard/persistence';
+import { decodeIdCursor, encodeIdCursor, parseTimestamp, requestFingerprint, rowsToFetch, toPage, toPlainJson } from '@runyard/persistence';
 import type { EntityManager } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
-import { createFingerprint } from './create-fingerprint.js';
 import { resolveRoute } from './route.js';
 import { runNotFound } from './run-errors.js';
 import type { RunEntity, StoredInputItem, StoredReplyTarget } from './run.entity.js';
@@ -61,7 +60,7 @@ export class RunsService {
    * so member order does not matter); the key with another body is IDEMPOTENCY_KEY_REUSED.
    */
   async create(scope: CallerScope, body: CreateRunBody, idempotencyKey?: string): Promise<RunView> {
-    const idempotency: Idempotency | null = idempotencyKey === undefined ? null : { key: idempotencyKey, fingerprint: createFingerprint(body) };
+    const idempotency: Idempotency | null = idempotencyKey === undefined ? null : { key: idempotencyKey, fingerprint: requestFingerprint(body) };
     if (idempotency !== null) {
       // A retry is answered before anything the original needed is checked again (its session may be archived by now).
       const earlier = await this.runs.findByIdempotencyKey(scope.tenant_id, ownerFilter(scope), scope.principal_id, idempotency.key);

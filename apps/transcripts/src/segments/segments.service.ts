@@ -17,9 +17,8 @@ import {
   type TranscriptSegmentView,
 } from '@runyard/contracts';
 import { BUS, newEvent, TransactionalOutbox, type Bus, type EventRefs } from '@runyard/messaging';
-import { decodeIdCursor, encodeIdCursor, rowsToFetch, toPage, toPlainJson } from '@runyard/persistence';
+import { decodeIdCursor, encodeIdCursor, requestFingerprint, rowsToFetch, toPage, toPlainJson } from '@runyard/persistence';
 import { v7 as uuidv7 } from 'uuid';
-import { segmentFingerprint } from './segment-fingerprint.js';
 import { segmentExpiry, SEGMENTS_SETTINGS, type SegmentsSettings } from './segments-settings.js';
 import { SegmentKeyTaken, SegmentsRepository, type KeyCreator, type Segment, type SegmentParent } from './segments.repository.js';
 
@@ -90,7 +89,7 @@ export class SegmentsService {
 
   /** For a session the caller can see (NOT_FOUND otherwise, from the sessions service). */
   async createForSession(scope: CallerScope, sessionId: string, body: CreateTranscriptSegmentBody, idempotencyKey?: string): Promise<TranscriptSegmentView> {
-    const idempotency = idempotencyKey === undefined ? null : { key: idempotencyKey, fingerprint: segmentFingerprint({ session_id: sessionId }, body) };
+    const idempotency = idempotencyKey === undefined ? null : { key: idempotencyKey, fingerprint: requestFingerprint({ target: { session_id: sessionId }, body }) };
     const earlier = await this.earlier(scope, idempotency);
     if (earlier !== null) return earlier;
     const session = await this.bus.request(GetSession, { scope, session_id: sessionId });
@@ -100,7 +99,7 @@ export class SegmentsService {
 
   /** For a run the caller can see (NOT_FOUND otherwise, from the runs service); filed under the run's session too. */
   async createForRun(scope: CallerScope, runId: string, body: CreateTranscriptSegmentBody, idempotencyKey?: string): Promise<TranscriptSegmentView> {
-    const idempotency = idempotencyKey === undefined ? null : { key: idempotencyKey, fingerprint: segmentFingerprint({ run_id: runId }, body) };
+    const idempotency = idempotencyKey === undefined ? null : { key: idempotencyKey, fingerprint: requestFingerprint({ target: { run_id: runId }, body }) };
     const earlier = await this.earlier(scope, idempotency);
     if (earlier !== null) return earlier;
     const run = await this.bus.request(GetRun, { scope, run_id: runId });

@@ -7,7 +7,7 @@ import { catchError, from, mergeMap, type Observable } from 'rxjs';
 import type { GatewaySettings } from '../../config.js';
 import { pathOf, toProblem } from '../problem.js';
 import { GATEWAY_SETTINGS } from '../tokens.js';
-import { idempotencyScopeKey, requestFingerprint } from './fingerprint.js';
+import { httpRequestFingerprint, idempotencyScopeKey } from './fingerprint.js';
 import { IDEMPOTENCY_RESPONSE_TTL_MS, IDEMPOTENCY_STORE, type IdempotencyStore, type ReplayableResponse } from './idempotency.store.js';
 import { IdempotentReplay } from './idempotent-replay.js';
 import { openResponse, sealResponse } from './response-seal.js';
@@ -69,7 +69,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       route: request.routeOptions.url ?? pathOf(request.url),
       key,
     });
-    const fingerprint = requestFingerprint(request.params, request.body);
+    const fingerprint = httpRequestFingerprint(request.params, request.body);
 
     let begun: Awaited<ReturnType<IdempotencyStore['begin']>>;
     try {
