@@ -118,6 +118,7 @@ describe('runWithTraceContext', () => {
     const context = startTrace();
     const seen = await runWithTraceContext(context, async () => {
       await new Promise((resolve) => setImmediate(resolve));
+      // The subject here, not a wait: a timer callback the work schedules runs within its context.
       const later = await new Promise<string | undefined>((resolve) => setTimeout(() => resolve(traceContext()?.traceId), 0));
       const inner = runWithTraceContext(undefined, () => traceContext());
       return { later, inner };

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { ClaimRun, CompleteRun, CreateRun, GetRun, RecordTraceSpans, type AnyCommand, type PayloadOf, type ReplyOf, type RunView, type TraceSpanInput } from '@runyard/contracts';
-import { parseTraceparent, runWithTraceContext, startTrace, type Bus, type MessageHeaders, type RequestOptions } from '@runyard/messaging';
+import { AppendLogLines, ClaimRun, CompleteRun, CreateRun, GetRun, RecordTraceSpans, type AnyCommand, type PayloadOf, type ReplyOf, type RunView, type TraceSpanInput } from '@runyard/contracts';
+import { parseTraceparent, runWithTraceContext, startTrace, type Bus, type MessageHeaders, type RequestOptions, type SubmitOptions } from '@runyard/messaging';
 import { newTenant, startRunsFixture, uniqueExecutor, type RunsFixture } from '@runyard/runs/testing';
 import { expectEventually } from '@runyard/testing';
 import { echoExecutor } from './executors/echo.executor.js';
@@ -34,13 +34,23 @@ interface Sent {
 
 /** The fixture's bus, recording the headers of every request the worker sends. */
 function recordingHeaders(inner: Bus, sent: Sent[]): Bus {
+  const record = <C extends AnyCommand>(command: C, payload: PayloadOf<C>, options?: RequestOptions): void => {
+    const spans = command.subject === RecordTraceSpans.subject ? (payload as PayloadOf<typeof RecordTraceSpans>).spans : [];
+    sent.push({ subject: command.subject, runId: (payload as { run_id?: unknown }).run_id, headers: { ...options?.headers }, spans });
+  };
   return new Proxy(inner, {
     get(target, property, receiver) {
       if (property === 'request') {
         return <C extends AnyCommand>(command: C, payload: PayloadOf<C>, options?: RequestOptions): Promise<ReplyOf<C>> => {
-          const spans = command.subject === RecordTraceSpans.subject ? (payload as PayloadOf<typeof RecordTraceSpans>).spans : [];
-          sent.push({ subject: command.subject, runId: (payload as { run_id?: unknown }).run_id, headers: { ...options?.headers }, spans });
+          record(command, payload, options);
           return target.request(command, payload, options);
+        };
+      }
+      // Log batches go through the work queue.
+      if (property === 'submit') {
+        return <C extends AnyCommand>(command: C, payload: PayloadOf<C>, options: SubmitOptions): Promise<ReplyOf<C>> => {
+          record(command, payload, options);
+          return target.submit(command, payload, options);
         };
       }
       if (property === 'close') return () => Promise.resolve();
@@ -85,7 +95,7 @@ describe('a run’s trace', () => {
     await expectEventually(() => expect([rootOf(traced.id).length, rootOf(untraced.id).length]).toEqual([1, 1]));
     expect(rootOf(traced.id)[0]).toMatchObject({ trace_id: caller.traceId, parent_span_id: traced.trace_parent_span_id });
     expect(rootOf(untraced.id)[0]).not.toHaveProperty('parent_span_id');
-    expect(forTraced.map((request) => request.subject)).toContain(CompleteRun.subject);
+    expect(forTraced.map((request) => request.subject)).toEqual(expect.arrayContaining([CompleteRun.subject, AppendLogLines.subject]));
     for (const request of forTraced) expect({ subject: request.subject, trace: parseTraceparent(request.headers.traceparent)?.traceId }).toEqual({ subject: request.subject, trace: caller.traceId });
     // A new span per request.
     expect(new Set(forTraced.map((request) => request.headers.traceparent)).size).toBe(forTraced.length);

@@ -107,7 +107,7 @@ export class HeldRun {
     this.extendLease(leaseStartedAt);
     this.runLog = new RunLog({
       // Through the work queue, with the run's trace like every request of this run.
-      send: (payload, options) => this.settings.bus.submit(AppendLogLines, payload, { ...options, headers: { ...options.headers, ...traceHeaders(this.trace) } }),
+      send: (payload, options) => this.settings.bus.submit(AppendLogLines, payload, this.traced(options)),
       tenantId: claimed.run.tenant_id,
       runId: claimed.run.id,
       producerId: logProducerId(settings.workerId, claimed.lease_token),
@@ -394,7 +394,12 @@ export class HeldRun {
 
   /** Every request for this run goes through here: it carries the run's trace (`traceparent`, a new span each). */
   private send<C extends AnyCommand>(command: C, payload: PayloadOf<C>, options: RequestOptions = {}): Promise<ReplyOf<C>> {
-    return this.settings.bus.request(command, payload, { ...options, headers: { ...options.headers, ...traceHeaders(this.trace) } });
+    return this.settings.bus.request(command, payload, this.traced(options));
+  }
+
+  /** The options with the run's trace (`traceparent`, a new span each time). */
+  private traced<O extends RequestOptions>(options: O): O {
+    return { ...options, headers: { ...options.headers, ...traceHeaders(this.trace) } };
   }
 
   /** A write under the lease; refused here, without asking, once the run is no longer ours. */
